@@ -1,0 +1,180 @@
+package compile
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/rpzfw/rpzfw/internal/dnsfw"
+	"github.com/rpzfw/rpzfw/internal/rpz"
+)
+
+// Reference evaluates a policy one query at a time, straight from the
+// records, the way BIND looks a name up in its policy zones. It shares
+// nothing with the compiler but the record-to-outcome mapping, which makes
+// it the oracle the compiled plans are tested against, and the source of
+// "rpzfw explain".
+type Reference struct {
+	sources  []Source
+	outcomes outcomeTable
+	sets     []refSet
+}
+
+type refRec struct {
+	out  Outcome
+	line int
+}
+
+type refSet struct {
+	exact, wild map[string]refRec
+	// exists holds every owner name and all its ancestors (empty
+	// non-terminals included), in query space; "" is the apex.
+	exists map[string]bool
+}
+
+// NewReference returns an empty reference evaluator.
+func NewReference() *Reference { return &Reference{} }
+
+// AddSource appends a source in precedence order and returns its index.
+func (r *Reference) AddSource(s Source) int {
+	r.sources = append(r.sources, s)
+	r.sets = append(r.sets, refSet{exact: map[string]refRec{}, wild: map[string]refRec{}, exists: map[string]bool{}})
+	return len(r.sources) - 1
+}
+
+// Add records one record of source src. Records DNS Firewall cannot
+// express are left out, as the compiler leaves them out.
+func (r *Reference) Add(src int, rec rpz.Record) {
+	out, _ := r.outcomes.outcomeOf(r.sources[src], rec)
+	if out == noEntry || out.removed() {
+		return
+	}
+	set := &r.sets[src]
+	m := set.exact
+	owner := rec.Name
+	if rec.Wildcard {
+		m = set.wild
+		owner = rec.Entry()
+	}
+	if _, dup := m[rec.Name]; !dup {
+		m[rec.Name] = refRec{out: out, line: rec.Line}
+	}
+	for n := owner; ; n = parentName(n) {
+		set.exists[n] = true
+		if n == "" {
+			break
+		}
+	}
+}
+
+func parentName(n string) string {
+	if i := strings.IndexByte(n, '.'); i >= 0 {
+		return n[i+1:]
+	}
+	return ""
+}
+
+// Step is what one source says about a query name.
+type Step struct {
+	Source string
+	// Match is true when this source has a policy for the name.
+	Match bool
+	// Line of the deciding record, when Match.
+	Line int
+	// Says explains the lookup in words.
+	Says string
+}
+
+// Decision is the policy's outcome for one query name.
+type Decision struct {
+	Name string
+	// Source is the index of the deciding source, -1 when none matched.
+	Source int
+	Line   int
+	// Describe is the outcome in words ("NXDOMAIN", "no rewrite", ...).
+	Describe string
+	// View is what a client sees on a blocking device, spelled like
+	// dnsfw.Verdict.Outcome(true).
+	View  string
+	Steps []Step
+	out   Outcome
+}
+
+// MonitorView is what a client sees on a monitor-only device.
+func (d Decision) MonitorView() string {
+	if d.out == NoMatch {
+		return "PASS"
+	}
+	return "ALERT"
+}
+
+// Decide looks qname up in every source in precedence order; the first
+// that matches decides.
+func (r *Reference) Decide(qname string) Decision {
+	q := dnsfw.NormalizeDomain(qname)
+	d := Decision{Name: q, Source: -1, out: NoMatch}
+	for s, src := range r.sources {
+		step := Step{Source: src.Name}
+		var rec refRec
+		if src.Kind == KindList {
+			rec, step.Match, step.Says = r.sets[s].lookupList(q)
+		} else {
+			rec, step.Match, step.Says = r.sets[s].lookupZone(q)
+		}
+		if step.Match {
+			step.Line = rec.line
+		}
+		d.Steps = append(d.Steps, step)
+		if step.Match && d.Source < 0 {
+			d.Source, d.Line, d.out = s, rec.line, rec.out
+		}
+	}
+	d.Describe = r.outcomes.describe(d.out)
+	d.View = r.outcomes.clientView(d.out)
+	return d
+}
+
+func (set *refSet) lookupZone(q string) (refRec, bool, string) {
+	if rec, ok := set.exact[q]; ok {
+		return rec, true, fmt.Sprintf("%s: exact record at line %d", r(q), rec.line)
+	}
+	if rest, ok := strings.CutPrefix(q, "*."); ok {
+		if rec, ok := set.wild[rest]; ok { // a literal "*" label finds the wildcard's own node
+			return rec, true, fmt.Sprintf("%s: the wildcard record at line %d", q, rec.line)
+		}
+	}
+	if len(set.exists) == 0 {
+		return refRec{}, false, "no records"
+	}
+	if set.exists[q] {
+		return refRec{}, false, fmt.Sprintf("%s exists in the zone without policy data (an empty non-terminal): no rewrite", r(q))
+	}
+	ce := parentName(q)
+	for !set.exists[ce] {
+		ce = parentName(ce)
+	}
+	if rec, ok := set.wild[ce]; ok {
+		return rec, true, fmt.Sprintf("closest encloser %s, wildcard %s at line %d", r(ce), dnsfw.Entry(ce, true), rec.line)
+	}
+	return refRec{}, false, fmt.Sprintf("closest encloser %s has no wildcard: no rewrite", r(ce))
+}
+
+func (set *refSet) lookupList(q string) (refRec, bool, string) {
+	if rec, ok := set.exact[q]; ok {
+		return rec, true, fmt.Sprintf("entry %s at line %d", q, rec.line)
+	}
+	for a := q; a != ""; {
+		a = parentName(a)
+		if rec, ok := set.wild[a]; ok {
+			return rec, true, fmt.Sprintf("entry %s at line %d", dnsfw.Entry(a, true), rec.line)
+		}
+	}
+	return refRec{}, false, "no entry"
+}
+
+// r spells the apex as "." in messages.
+func r(name string) string {
+	if name == "" {
+		return "the apex"
+	}
+	return name
+}
