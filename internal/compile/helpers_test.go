@@ -40,7 +40,7 @@ func tryBuild(s Settings, inputs ...input) (*Plan, *Reference, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		ri := ref.AddSource(src)
+		ri, _ := ref.AddSource(src)
 		add := func(r rpz.Record) error { b.Add(bi, r); ref.Add(ri, r); return nil }
 		if in.kind == KindList {
 			_, err = rpz.ReadList(strings.NewReader(in.text), in.name, add)

@@ -35,10 +35,10 @@ type refSet struct {
 func NewReference() *Reference { return &Reference{} }
 
 // AddSource appends a source in precedence order and returns its index.
-func (r *Reference) AddSource(s Source) int {
+func (r *Reference) AddSource(s Source) (int, error) {
 	r.sources = append(r.sources, s)
 	r.sets = append(r.sets, refSet{exact: map[string]refRec{}, wild: map[string]refRec{}, exists: map[string]bool{}})
-	return len(r.sources) - 1
+	return len(r.sources) - 1, nil
 }
 
 // Add records one record of source src. Records DNS Firewall cannot

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/rpzfw/rpzfw/internal/compile"
+	"github.com/rpzfw/rpzfw/internal/dnsfw"
+	"github.com/rpzfw/rpzfw/internal/policy"
+)
+
+func runExplain(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("explain", "[flags] NAME ZONE...")
+	var pf policyFlags
+	pf.register(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 1 {
+		return fmt.Errorf("%w: give the query NAME to explain, then the zones", errUsage)
+	}
+	name := dnsfw.NormalizeDomain(pos[0])
+	if err := dnsfw.ValidateDomain(name); err != nil && name != "" {
+		// Query names may hold characters entries cannot (an underscore);
+		// only reject what is not a name at all.
+		if len(name) > 253 {
+			return fmt.Errorf("%w: %q is not a query name: %v", errUsage, pos[0], err)
+		}
+	}
+	s, err := pf.settings()
+	if err != nil {
+		return err
+	}
+	pol, err := pf.policy(pos[1:])
+	if err != nil {
+		return err
+	}
+	b, ref := compile.NewBuilder(), compile.NewReference()
+	if err := pol.Load(ctx, policy.Tee(b, ref)); err != nil {
+		return err
+	}
+	p, err := b.Compile(s)
+	if err != nil {
+		return err
+	}
+	return compile.Explain(ref, p, name).Write(stdout, p.Sources)
+}

@@ -1,0 +1,128 @@
+// Command rpzfw enforces RPZ threat-intelligence policies in AWS Route 53
+// Resolver DNS Firewall. Each subcommand lives in its own file; this file
+// only dispatches and reports errors.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, stdout io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"plan", "compile a policy into DNS Firewall rules and print them", runPlan},
+		{"explain", "say which source and rule decide a query name, and why", runExplain},
+		{"version", "print the version", func(context.Context, []string, io.Writer) error {
+			fmt.Println("rpzfw", version)
+			return nil
+		}},
+	}
+}
+
+// errUsage marks errors caused by how the command was called.
+var errUsage = errors.New("usage")
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "rpzfw enforces RPZ policies in AWS Route 53 Resolver DNS Firewall.\n\nUsage: rpzfw COMMAND [flags] [args]\n\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'rpzfw COMMAND -h' for a command's flags. Set RPZFW_LOG_LEVEL=debug|info|warn|error (default info).")
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	// Bad input must never end in a Go panic trace; a bug still gets one
+	// clear line.
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "rpzfw: internal error: %v\n", r)
+			code = 70
+		}
+	}()
+	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()})))
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		return 0
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, args[1:], stdout)
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.Is(err, errUsage):
+			fmt.Fprintf(stderr, "rpzfw %s: %v\n", c.name, err)
+			return 2
+		default:
+			fmt.Fprintf(stderr, "rpzfw %s: %v\n", c.name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "rpzfw: unknown command %q\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func logLevel() slog.Level {
+	var l slog.Level
+	if v := os.Getenv("RPZFW_LOG_LEVEL"); v != "" && l.UnmarshalText([]byte(strings.ToLower(v))) == nil {
+		return l
+	}
+	return slog.LevelInfo
+}
+
+// newFlags makes a flag set that reports errors instead of exiting.
+func newFlags(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: rpzfw %s %s\n\nFlags:\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, letting flags come after positional arguments
+// too ("rpzfw plan zone.rpz --format json").
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

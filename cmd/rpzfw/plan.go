@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/rpzfw/rpzfw/internal/compile"
+)
+
+func runPlan(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("plan", "[flags] ZONE...\n\nZONE is FILE (origin from its $ORIGIN) or ORIGIN=FILE; the first zone wins.")
+	var pf policyFlags
+	pf.register(fs)
+	format := fs.String("format", "text", "output `format`: text (a summary for people) or json (the full plan)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if *format != "text" && *format != "json" {
+		return fmt.Errorf("%w: --format must be text or json, not %q", errUsage, *format)
+	}
+	s, err := pf.settings()
+	if err != nil {
+		return err
+	}
+	pol, err := pf.policy(pos)
+	if err != nil {
+		return err
+	}
+	b := compile.NewBuilder()
+	if err := pol.Load(ctx, b); err != nil {
+		return err
+	}
+	p, err := b.Compile(s)
+	if err != nil {
+		return err
+	}
+	if *format == "json" {
+		enc := json.NewEncoder(stdout)
+		return enc.Encode(p)
+	}
+	return p.WriteSummary(stdout)
+}
