@@ -37,7 +37,7 @@ type Verdict struct {
 	// Rule is the index of the deciding rule in the evaluated slice.
 	Rule int
 	// Entry is the domain list entry that matched ("*.example.com").
-	Entry string
+	Entry               string
 	Action              string
 	BlockResponse       string
 	BlockOverrideDomain string
