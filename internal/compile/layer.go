@@ -80,7 +80,8 @@ func (t *tree) layer() layering {
 			add(ref(n*2+1), nd.wild, rankWild[n])
 		}
 	}
-	res := layering{exactLayer: make([]int32, nn), wildLayer: make([]int32, nn), lowerBound: lb}
+	// Every outcome needs a rule of its own, so that bounds the count too.
+	res := layering{exactLayer: make([]int32, nn), wildLayer: make([]int32, nn), lowerBound: max(lb, len(buckets)+countWaiting(t, pending, buckets))}
 	for i := range res.exactLayer {
 		res.exactLayer[i], res.wildLayer[i] = -1, -1
 	}
@@ -114,4 +115,18 @@ func (t *tree) layer() layering {
 		}
 	}
 	return res
+}
+
+// countWaiting counts the outcomes that only wildcards still waiting on
+// others have, which the initial buckets do not show.
+func countWaiting(t *tree, pending []int32, buckets map[Outcome][]int32) int {
+	extra := map[Outcome]bool{}
+	for n := range t.nodes {
+		if c := t.nodes[n].wild; c != noEntry && pending[n] > 0 {
+			if _, ok := buckets[c]; !ok {
+				extra[c] = true
+			}
+		}
+	}
+	return len(extra)
 }

@@ -173,27 +173,41 @@ func (t *tree) evaluate(sources []Source) {
 	}
 }
 
-// prune removes entries that repeat what the parent passes down, after
-// truncation removed some. It keeps the longest-match meaning unchanged.
-func (t *tree) prune() {
-	eff := make([]Outcome, len(t.nodes))
-	for n := range t.nodes {
-		nd := &t.nodes[n]
-		inherited := NoMatch
-		if n != 0 {
-			inherited = eff[nd.parent]
+// pruneBelow removes entries in the subtree of n (n excluded) that repeat
+// what they inherit, after n's wildcard entry was dropped, and returns how
+// many it removed. The subtree is the run of nodes after n that are deeper
+// than n, since nodes are in pre-order.
+func (t *tree) pruneBelow(n int32) int {
+	above := NoMatch
+	for a := t.nodes[n].parent; a >= 0; a = t.nodes[a].parent {
+		if t.nodes[a].wild != noEntry {
+			above = t.nodes[a].wild
+			break
 		}
+	}
+	// eff[d] is what the node on the current path at depth d passes down.
+	base := int(t.nodes[n].depth)
+	eff := []Outcome{above}
+	removed := 0
+	for i := n + 1; int(i) < len(t.nodes) && int(t.nodes[i].depth) > base; i++ {
+		nd := &t.nodes[i]
+		d := int(nd.depth) - base
+		eff = eff[:d]
+		inherited := eff[d-1]
 		if nd.exact != noEntry && nd.exact == inherited {
 			nd.exact, nd.exactProv = noEntry, -1
+			removed++
 		}
 		if nd.wild != noEntry && nd.wild == inherited {
 			nd.wild, nd.wildProv = noEntry, -1
+			removed++
 		}
-		eff[n] = inherited
 		if nd.wild != noEntry {
-			eff[n] = nd.wild
+			inherited = nd.wild
 		}
+		eff = append(eff, inherited)
 	}
+	return removed
 }
 
 // count returns the number of entries.

@@ -57,31 +57,32 @@ func (t *tree) truncate(maxEntries int, sources []Source) (truncation, error) {
 		}
 		return cmp.Compare(b.line, a.line)
 	})
-	next := 0
-	for total > maxEntries {
-		need := total - maxEntries
-		for ; need > 0 && next < len(cands); next++ {
-			c := cands[next]
-			nd := &t.nodes[c.node]
-			slot, prov := &nd.exact, &nd.exactProv
-			if c.wild {
-				slot, prov = &nd.wild, &nd.wildProv
-			}
-			if *slot == noEntry {
-				continue // pruned as a consequence of an earlier drop
-			}
-			*slot, *prov = noEntry, -1
-			res.dropped++
-			res.bySource[sources[c.src].Name]++
-			need--
+	for _, c := range cands {
+		if total <= maxEntries {
+			return res, nil
 		}
-		t.prune()
-		after := t.count()
-		res.freed += total - after - (total - maxEntries - need)
-		total = after
-		if total > maxEntries && next >= len(cands) {
-			return res, fmt.Errorf("the policy needs %d domains for allow and passthru entries alone, more than the maximum of %d", total, maxEntries)
+		nd := &t.nodes[c.node]
+		slot, prov := &nd.exact, &nd.exactProv
+		if c.wild {
+			slot, prov = &nd.wild, &nd.wildProv
 		}
+		if *slot == noEntry {
+			continue // pruned as a consequence of an earlier drop
+		}
+		*slot, *prov = noEntry, -1
+		res.dropped++
+		res.bySource[sources[c.src].Name]++
+		total--
+		if c.wild {
+			// Only a wildcard passes outcomes down; without it, entries
+			// below that undid it may repeat what they now inherit.
+			freed := t.pruneBelow(c.node)
+			res.freed += freed
+			total -= freed
+		}
+	}
+	if total > maxEntries {
+		return res, fmt.Errorf("the policy needs %d domains for allow and passthru entries alone, more than the maximum of %d", total, maxEntries)
 	}
 	return res, nil
 }

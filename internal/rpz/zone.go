@@ -74,6 +74,11 @@ func ReadZone(r io.Reader, opt ZoneOptions, fn func(Record) error) (int, error) 
 			continue
 		}
 		rec.Line = lt.start
+		if c, ok := rr.(*dns.CNAME); ok && c.Target == "" {
+			// miekg/dns accepts empty rdata (update syntax); BIND does not,
+			// and an empty target would read as a walled garden.
+			return n, fmt.Errorf("%s:%d: CNAME without a target", opt.File, rec.Line)
+		}
 		if err := fn(rec); err != nil {
 			return n, err
 		}
@@ -152,7 +157,13 @@ func classify(rr dns.RR, origin string) (Record, bool) {
 	default:
 		rec.Name = rel
 	}
-	rec.Action = actionOf(rr, rel)
+	self := rel
+	if rec.Wildcard {
+		// BIND compares the target with the query name, which a wildcard
+		// owner never equals: "*.x CNAME *.x." is a wildcard-target CNAME.
+		self = ""
+	}
+	rec.Action = actionOf(rr, self)
 	if rec.Action == ActionCNAME || rec.Action == ActionWildcardCNAME {
 		rec.Target = strings.TrimSuffix(strings.ToLower(rr.(*dns.CNAME).Target), ".")
 	}
