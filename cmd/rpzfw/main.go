@@ -96,13 +96,16 @@ func logLevel() slog.Level {
 	return slog.LevelInfo
 }
 
-// newFlags makes a flag set that reports errors instead of exiting.
+// newFlags makes a flag set that reports errors instead of exiting, and
+// prints its usage only when asked (-h), so a mistake costs one line.
 func newFlags(name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
+	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: rpzfw %s %s\n\nFlags:\n", name, synopsis)
+		fmt.Fprintf(os.Stderr, "Usage: rpzfw %s %s\n\nFlags:\n", name, synopsis)
+		fs.SetOutput(os.Stderr)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
 	return fs
 }
@@ -116,7 +119,7 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
 			}
-			return nil, fmt.Errorf("%w: %v", errUsage, err)
+			return nil, fmt.Errorf("%w: %v (see 'rpzfw %s -h')", errUsage, err, fs.Name())
 		}
 		args = fs.Args()
 		if len(args) == 0 {

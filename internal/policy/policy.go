@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -116,19 +117,23 @@ func loadList(ctx context.Context, sink Sink, name, path string, allow bool) err
 }
 
 func loadZone(ctx context.Context, sink Sink, z Zone) error {
-	name := z.Name
-	if name == "" {
-		name = strings.TrimSuffix(z.Origin, ".")
-	}
-	if name == "" {
-		name = filepath.Base(z.Path)
-	}
 	return withFile(ctx, z.Path, func(r io.Reader) (int, error) {
+		br := bufio.NewReaderSize(r, 64<<10)
+		name := z.Name
+		if name == "" {
+			name = strings.TrimSuffix(z.Origin, ".")
+		}
+		if name == "" {
+			name = rpz.SniffOrigin(br)
+		}
+		if name == "" {
+			name = filepath.Base(z.Path)
+		}
 		idx, err := sink.AddSource(compile.Source{Name: name, File: z.Path, Kind: compile.KindZone})
 		if err != nil {
 			return 0, err
 		}
-		return rpz.ReadZone(r, rpz.ZoneOptions{File: z.Path, Origin: z.Origin}, func(rec rpz.Record) error {
+		return rpz.ReadZone(br, rpz.ZoneOptions{File: z.Path, Origin: z.Origin}, func(rec rpz.Record) error {
 			sink.Add(idx, rec)
 			return nil
 		})

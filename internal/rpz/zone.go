@@ -50,8 +50,7 @@ func ReadZone(r io.Reader, opt ZoneOptions, fn func(Record) error) (int, error) 
 	br := bufio.NewReaderSize(r, originScanLimit)
 	origin := opt.Origin
 	if origin == "" {
-		head, _ := br.Peek(originScanLimit)
-		origin = findOrigin(head)
+		origin = SniffOrigin(br)
 		if origin == "" {
 			return 0, fmt.Errorf("%s: no zone origin: add a $ORIGIN line before the first record, or give it as ORIGIN=%s", opt.File, opt.File)
 		}
@@ -88,6 +87,14 @@ func ReadZone(r io.Reader, opt ZoneOptions, fn func(Record) error) (int, error) 
 		return n, parseError(opt.File, err, lt.line)
 	}
 	return n, nil
+}
+
+// SniffOrigin returns the zone origin a file declares with $ORIGIN before
+// its first record, or "", without consuming input. Callers that need a
+// zone's name before reading it use it; ReadZone accepts br as its reader.
+func SniffOrigin(br *bufio.Reader) string {
+	head, _ := br.Peek(originScanLimit)
+	return strings.TrimSuffix(strings.ToLower(findOrigin(head)), ".")
 }
 
 // findOrigin returns the argument of the first $ORIGIN directive that comes

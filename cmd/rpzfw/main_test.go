@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	t.Setenv("RPZFW_LOG_LEVEL", "error")
+	code := run(args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const testZone = `$TTL 300
+$ORIGIN rpz.test.
+@ SOA localhost. hostmaster.invalid. 1 3600 600 86400 60
+@ NS localhost.
+*.Evil.Example CNAME .
+ok.evil.example CNAME rpz-passthru.
+garden.example 60 CNAME walled.example.net.
+32.1.0.0.127.rpz-ip CNAME .
+`
+
+func TestPlanJSONShape(t *testing.T) {
+	zone := writeFile(t, "z.rpz", testZone)
+	out, stderr, code := runCLI(t, "plan", "--format", "json", zone)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	// Exactly the documented members, in order.
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"Rules", "DomainCount", "Removed", "Truncated"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("missing %s", k)
+		}
+	}
+	if len(raw) != 4 {
+		t.Errorf("want exactly 4 members, got %d: %s", len(raw), out)
+	}
+	if !strings.HasPrefix(out, `{"Rules":[{"Name":"rpzfw-1-allow","Priority":100,"Action":"ALLOW","BlockResponse":null,"BlockOverrideDomain":null,"BlockOverrideDnsType":null,"BlockOverrideTtl":null,"Domains":["*.ok.evil.example"]}`) {
+		t.Errorf("unexpected first rule: %s", out)
+	}
+	for _, want := range []string{
+		`"Action":"BLOCK","BlockResponse":"OVERRIDE","BlockOverrideDomain":"walled.example.net","BlockOverrideDnsType":"CNAME","BlockOverrideTtl":60,"Domains":["garden.example"]`,
+		`"Domains":["*.evil.example"]`,
+		`"DomainCount":4,"Removed":{"rpz-ip":1},"Truncated":0}`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+func TestPlanTextAndMonitor(t *testing.T) {
+	zone := writeFile(t, "z.rpz", testZone)
+	allow := writeFile(t, "allow.txt", "# ours\nintranet.example\n")
+	out, stderr, code := runCLI(t, "plan", "--monitor-only", "--allow-list", allow, zone)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"monitor-only", "allow-list, rpz.test", "rpz-ip", "ALERT"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "BLOCK") {
+		t.Errorf("monitor-only plan blocks:\n%s", out)
+	}
+}
+
+func TestExplain(t *testing.T) {
+	zone := writeFile(t, "z.rpz", testZone)
+	out, stderr, code := runCLI(t, "explain", "x.ok.evil.example", zone)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"closest encloser ok.evil.example has no wildcard", "no rewrite", "carve-out", "Same outcome: yes"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, _ = runCLI(t, "explain", "a.evil.example", zone)
+	if !strings.Contains(out, "NXDOMAIN, from rpz.test line 5") || !strings.Contains(out, "rpzfw-3-nxdomain") {
+		t.Errorf("explain a.evil.example:\n%s", out)
+	}
+}
+
+// Bad input ends with one line on stderr and a non-zero status.
+func TestBadInput(t *testing.T) {
+	noOrigin := writeFile(t, "noorigin.rpz", "evil.example CNAME .\n")
+	broken := writeFile(t, "broken.rpz", "$ORIGIN rpz.\n$TTL 60\nok CNAME .\nbad IN IN CNAME .\n")
+	badList := writeFile(t, "list.txt", "ok.example\nbad_name.example\n")
+	zone := writeFile(t, "z.rpz", testZone)
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"plan"}, 2, "give at least one zone"},
+		{[]string{"plan", "/does/not/exist"}, 1, "no such file"},
+		{[]string{"plan", noOrigin}, 1, "no zone origin"},
+		{[]string{"plan", broken}, 1, "broken.rpz:4:"},
+		{[]string{"plan", "--block-list", badList, zone}, 1, "list.txt:2:"},
+		{[]string{"plan", "--format", "xml", zone}, 2, "--format must be text or json"},
+		{[]string{"plan", "--max-domains", "0", zone}, 2, "--max-domains"},
+		{[]string{"plan", "--nope", zone}, 2, "flag provided but not defined"},
+		{[]string{"plan", "=" + zone}, 2, "want FILE or ORIGIN=FILE"},
+		{[]string{"explain"}, 2, "give the query NAME"},
+		{[]string{"frobnicate"}, 2, "unknown command"},
+	}
+	for _, tc := range tests {
+		_, stderr, code := runCLI(t, tc.args...)
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if code != tc.code || !strings.Contains(lines[0], tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", tc.args, code, stderr, tc.code, tc.want)
+		}
+		if strings.Contains(stderr, "goroutine") || strings.Contains(stderr, "panic") {
+			t.Errorf("%v: panic trace on bad input:\n%s", tc.args, stderr)
+		}
+	}
+}
+
+func TestOriginArgument(t *testing.T) {
+	zone := writeFile(t, "z.rpz", "$TTL 60\nbad.example CNAME .\n")
+	out, stderr, code := runCLI(t, "plan", "--format", "json", "feed.example="+zone)
+	if code != 0 || !strings.Contains(out, `"Domains":["bad.example"]`) {
+		t.Fatalf("exit %d, %s %s", code, out, stderr)
+	}
+}
