@@ -16,8 +16,11 @@ import (
 type Matcher struct {
 	rules []Rule
 	// first maps an entry to the position (in priority order) of the first
-	// rule that holds it; later rules holding the same entry never win.
+	// rule that holds it, or, as -1-i, to more[i]: every rule holding it,
+	// needed only when a rule with a Qtype can be passed over.
 	first map[string]int32
+	more  [][]int32
+	typed bool // some rule has a Qtype
 }
 
 // NewMatcher indexes rules. Rules are sorted by priority; ties keep input
@@ -31,27 +34,72 @@ func NewMatcher(rules []Rule) *Matcher {
 		n += len(r.Domains)
 	}
 	m := &Matcher{rules: sorted, first: make(map[string]int32, n)}
+	for _, r := range sorted {
+		m.typed = m.typed || r.Qtype != ""
+	}
 	for i, r := range sorted {
 		for _, d := range r.Domains {
 			d = NormalizeDomain(d)
-			if _, ok := m.first[d]; !ok {
+			prev, ok := m.first[d]
+			switch {
+			case !ok:
 				m.first[d] = int32(i)
+			case !m.typed:
+				// the first rule always wins
+			case prev >= 0:
+				if prev != int32(i) {
+					m.more = append(m.more, []int32{prev, int32(i)})
+					m.first[d] = -int32(len(m.more))
+				}
+			default:
+				if l := m.more[-prev-1]; l[len(l)-1] != int32(i) {
+					m.more[-prev-1] = append(l, int32(i))
+				}
 			}
 		}
 	}
 	return m
 }
 
+// firstRule returns the first rule holding entry that applies to qtype.
+func (m *Matcher) firstRule(entry, qtype string) (int32, bool) {
+	v, ok := m.first[entry]
+	if !ok {
+		return 0, false
+	}
+	if v >= 0 {
+		if m.typed && !m.applies(v, qtype) {
+			return 0, false
+		}
+		return v, true
+	}
+	for _, i := range m.more[-v-1] {
+		if m.applies(i, qtype) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func (m *Matcher) applies(i int32, qtype string) bool {
+	t := m.rules[i].Qtype
+	return t == "" || strings.EqualFold(t, qtype)
+}
+
 // Rules returns the rules in evaluation order.
 func (m *Matcher) Rules() []Rule { return m.rules }
 
-// Match returns the verdict for qname (any case, trailing dot optional).
-// Verdict.Rule indexes Rules().
-func (m *Matcher) Match(qname string) Verdict {
+// Match returns the verdict for qname (any case, trailing dot optional),
+// ignoring rules limited to a query type. Verdict.Rule indexes Rules().
+func (m *Matcher) Match(qname string) Verdict { return m.MatchType(qname, "") }
+
+// MatchType returns the verdict for a query of type qtype ("A", "AAAA",
+// ...); rules with a Qtype apply only to that type.
+func (m *Matcher) MatchType(qname, qtype string) Verdict {
 	q := NormalizeDomain(qname)
 	best, bestEntry := int32(-1), ""
 	try := func(entry string) {
-		if i, ok := m.first[entry]; ok && (best < 0 || i < best) {
+		if i, ok := m.firstRule(entry, qtype); ok && (best < 0 || i < best) {
 			best, bestEntry = i, entry
 		}
 	}

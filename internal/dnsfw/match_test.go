@@ -70,3 +70,22 @@ func FuzzMatcher(f *testing.F) {
 		}
 	})
 }
+
+func TestMatcherQtype(t *testing.T) {
+	rules := []Rule{
+		{Name: "aaaa-only", Priority: 1, Action: ActionBlock, BlockResponse: ptr(BlockNoData), Domains: []string{"*.v6.test", "both.test"}, Qtype: "AAAA"},
+		{Name: "all", Priority: 2, Action: ActionBlock, BlockResponse: ptr(BlockNXDomain), Domains: []string{"both.test"}},
+	}
+	m := NewMatcher(rules)
+	for _, tc := range []struct{ q, qtype, want string }{
+		{"x.v6.test", "AAAA", "NODATA"},
+		{"x.v6.test", "A", "PASS"},
+		{"both.test", "AAAA", "NODATA"},
+		{"both.test", "A", "NXDOMAIN"},
+		{"both.test", "", "NXDOMAIN"},
+	} {
+		if got := m.MatchType(tc.q, tc.qtype).Outcome(true); got != tc.want {
+			t.Errorf("MatchType(%s, %s) = %s, want %s", tc.q, tc.qtype, got, tc.want)
+		}
+	}
+}

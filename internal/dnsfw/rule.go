@@ -28,6 +28,9 @@ type Rule struct {
 	BlockOverrideDnsType *string
 	BlockOverrideTtl     *int
 	Domains              []string
+	// Qtype limits the rule to one query type ("A", "AAAA", ...); empty
+	// matches every type. Plans never set it; the emulator does.
+	Qtype string `json:"-"`
 }
 
 // Verdict is what DNS Firewall does with one query name.

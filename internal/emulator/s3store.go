@@ -1,0 +1,51 @@
+package emulator
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// S3Store is an ObjectStore over the S3 API at an endpoint (moto_server, or
+// AWS itself when endpoint is empty).
+type S3Store struct{ c *s3.Client }
+
+// NewS3Store builds an S3 client with the default credential chain,
+// path-style addressing for local endpoints.
+func NewS3Store(ctx context.Context, endpoint, region string) (*S3Store, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))
+	if err != nil {
+		return nil, fmt.Errorf("loading AWS configuration for S3: %w", err)
+	}
+	c := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+			o.UsePathStyle = true
+		}
+	})
+	return &S3Store{c: c}, nil
+}
+
+// GetObject reads a whole object.
+func (s *S3Store) GetObject(ctx context.Context, bucket, key string) ([]byte, error) {
+	out, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		return nil, fmt.Errorf("getting s3://%s/%s: %w", bucket, key, err)
+	}
+	defer out.Body.Close()
+	return io.ReadAll(out.Body)
+}
+
+// PutObject writes an object.
+func (s *S3Store) PutObject(ctx context.Context, bucket, key string, body []byte) error {
+	_, err := s.c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(body)})
+	if err != nil {
+		return fmt.Errorf("putting s3://%s/%s: %w", bucket, key, err)
+	}
+	return nil
+}
