@@ -197,7 +197,9 @@ func (e *Emulator) getList(a *account, id string) (*domainList, *apiError) {
 	return l, nil
 }
 
-func (e *Emulator) getFirewallDomainList(a *account, in struct{ FirewallDomainListID string `json:"FirewallDomainListId"` }) (any, *apiError) {
+func (e *Emulator) getFirewallDomainList(a *account, in struct {
+	FirewallDomainListID string `json:"FirewallDomainListId"`
+}) (any, *apiError) {
 	l, err := e.getList(a, in.FirewallDomainListID)
 	if err != nil {
 		return nil, err
@@ -205,7 +207,9 @@ func (e *Emulator) getFirewallDomainList(a *account, in struct{ FirewallDomainLi
 	return map[string]any{"FirewallDomainList": e.listView(l)}, nil
 }
 
-func (e *Emulator) deleteFirewallDomainList(a *account, in struct{ FirewallDomainListID string `json:"FirewallDomainListId"` }) (any, *apiError) {
+func (e *Emulator) deleteFirewallDomainList(a *account, in struct {
+	FirewallDomainListID string `json:"FirewallDomainListId"`
+}) (any, *apiError) {
 	l, err := e.getList(a, in.FirewallDomainListID)
 	if err != nil {
 		return nil, err
@@ -388,7 +392,9 @@ func (e *Emulator) getGroup(a *account, id string) (*ruleGroup, *apiError) {
 	return g, nil
 }
 
-func (e *Emulator) getFirewallRuleGroup(a *account, in struct{ FirewallRuleGroupID string `json:"FirewallRuleGroupId"` }) (any, *apiError) {
+func (e *Emulator) getFirewallRuleGroup(a *account, in struct {
+	FirewallRuleGroupID string `json:"FirewallRuleGroupId"`
+}) (any, *apiError) {
 	g, err := e.getGroup(a, in.FirewallRuleGroupID)
 	if err != nil {
 		return nil, err
@@ -396,7 +402,9 @@ func (e *Emulator) getFirewallRuleGroup(a *account, in struct{ FirewallRuleGroup
 	return map[string]any{"FirewallRuleGroup": groupView(a, g)}, nil
 }
 
-func (e *Emulator) deleteFirewallRuleGroup(a *account, in struct{ FirewallRuleGroupID string `json:"FirewallRuleGroupId"` }) (any, *apiError) {
+func (e *Emulator) deleteFirewallRuleGroup(a *account, in struct {
+	FirewallRuleGroupID string `json:"FirewallRuleGroupId"`
+}) (any, *apiError) {
 	g, err := e.getGroup(a, in.FirewallRuleGroupID)
 	if err != nil {
 		return nil, err
@@ -786,7 +794,9 @@ func configView(a *account, c *firewallConfig) configOut {
 	return configOut{ID: c.ID, ResourceID: c.VPCID, OwnerID: a.ID, FirewallFailOpen: c.FailOpen}
 }
 
-func (e *Emulator) getFirewallConfig(a *account, in struct{ ResourceID string `json:"ResourceId"` }) (any, *apiError) {
+func (e *Emulator) getFirewallConfig(a *account, in struct {
+	ResourceID string `json:"ResourceId"`
+}) (any, *apiError) {
 	if !strings.HasPrefix(in.ResourceID, "vpc-") {
 		return nil, notFound("VPC", in.ResourceID)
 	}
