@@ -31,15 +31,21 @@ func startEmulator(t *testing.T, cfg emulator.Config) *emu {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(e)
-	t.Cleanup(srv.Close)
+	url := serveHTTP(t, e)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	dp := e.NewDataPlane(emulator.DNSConfig{})
 	if err := dp.ListenAndServe(ctx, "127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	return &emu{e: e, url: srv.URL, dp: dp}
+	return &emu{e: e, url: url, dp: dp}
+}
+
+func serveHTTP(t *testing.T, e *emulator.Emulator) string {
+	t.Helper()
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // client is the real AWS SDK client pointed at the emulator. maxAttempts 1
@@ -59,7 +65,7 @@ func (m *emu) client(maxAttempts int) *r53r.Client {
 // waitComplete polls a list until it settles.
 func waitComplete(t *testing.T, c *r53r.Client, id string) {
 	t.Helper()
-	for range 200 {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		out, err := c.GetFirewallDomainList(context.Background(), &r53r.GetFirewallDomainListInput{FirewallDomainListId: &id})
 		if err != nil {
 			t.Fatal(err)

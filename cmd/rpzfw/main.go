@@ -27,6 +27,7 @@ func commands() []command {
 	return []command{
 		{"plan", "compile a policy into DNS Firewall rules and print them", runPlan},
 		{"explain", "say which source and rule decide a query name, and why", runExplain},
+		{"emulator", "run a local Route 53 Resolver DNS Firewall (API, DNS, query logs); 'emulator traffic' sends queries", runEmulator},
 		{"version", "print the version", func(context.Context, []string, io.Writer) error {
 			fmt.Println("rpzfw", version)
 			return nil

@@ -6,29 +6,24 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/rpzfw/rpzfw/internal/awsclient"
 )
 
 // S3Store is an ObjectStore over the S3 API at an endpoint (moto_server, or
 // AWS itself when endpoint is empty).
 type S3Store struct{ c *s3.Client }
 
-// NewS3Store builds an S3 client with the default credential chain,
-// path-style addressing for local endpoints.
+// NewS3Store builds an S3 client with the standard credential chain (or
+// placeholder keys for a local endpoint), path-style for local endpoints.
 func NewS3Store(ctx context.Context, endpoint, region string) (*S3Store, error) {
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))
+	o := awsclient.Options{Region: region, Endpoint: endpoint, MaxAttempts: 3}
+	cfg, err := awsclient.Config(ctx, o)
 	if err != nil {
-		return nil, fmt.Errorf("loading AWS configuration for S3: %w", err)
+		return nil, fmt.Errorf("S3 for the emulator: %w", err)
 	}
-	c := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-			o.UsePathStyle = true
-		}
-	})
-	return &S3Store{c: c}, nil
+	return &S3Store{c: awsclient.S3(cfg, endpoint)}, nil
 }
 
 // GetObject reads a whole object.

@@ -113,14 +113,6 @@ func (a *account) domainCount() int {
 	return n
 }
 
-func (a *account) ruleCount() int {
-	n := 0
-	for _, g := range a.Groups {
-		n += len(g.Rules)
-	}
-	return n
-}
-
 // newID makes an AWS-looking resource ID: "rslvr-fdl-" and 17 hex digits.
 func newID(prefix string) string {
 	var b [9]byte

@@ -1,0 +1,104 @@
+// Package awsclient builds AWS SDK clients the way every rpzfw command
+// needs them: the standard credential chain, an optional role to assume,
+// an optional endpoint (the emulator, moto), adaptive retries.
+package awsclient
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	r53r "github.com/aws/aws-sdk-go-v2/service/route53resolver"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+// Options select the account, region and endpoint.
+type Options struct {
+	Region string
+	// Endpoint overrides the service endpoint (e.g. the emulator's URL).
+	Endpoint string
+	// RoleARN and ExternalID assume a role after loading credentials.
+	RoleARN, ExternalID string
+	// MaxAttempts bounds retries (default 8); throttling and 5xx are
+	// retried with the SDK's adaptive mode.
+	MaxAttempts int
+}
+
+// Config loads the AWS configuration for o. With an endpoint and no
+// credentials anywhere, it uses placeholder keys: emulators accept any.
+func Config(ctx context.Context, o Options) (aws.Config, error) {
+	if o.Region == "" {
+		return aws.Config{}, fmt.Errorf("an AWS region is required")
+	}
+	attempts := o.MaxAttempts
+	if attempts == 0 {
+		attempts = 8
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(o.Region),
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewAdaptiveMode(func(ao *retry.AdaptiveModeOptions) {
+				ao.StandardOptions = append(ao.StandardOptions, func(so *retry.StandardOptions) {
+					so.MaxAttempts = attempts
+					so.MaxBackoff = 5 * time.Second
+				})
+			})
+		}))
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	if o.Endpoint != "" && !haveLocalCredentials() {
+		// Asking the chain would end at the instance metadata service;
+		// an emulator takes any key.
+		cfg.Credentials = credentials.NewStaticCredentialsProvider("AKIDEMULATOR", "emulator-secret", "")
+	}
+	if o.RoleARN != "" {
+		stsClient := sts.NewFromConfig(cfg)
+		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, o.RoleARN, func(ro *stscreds.AssumeRoleOptions) {
+			if o.ExternalID != "" {
+				ro.ExternalID = aws.String(o.ExternalID)
+			}
+			ro.RoleSessionName = "rpzfw"
+		}))
+	}
+	return cfg, nil
+}
+
+// Resolver returns a Route 53 Resolver client.
+func Resolver(cfg aws.Config, o Options) *r53r.Client {
+	return r53r.NewFromConfig(cfg, func(ro *r53r.Options) {
+		if o.Endpoint != "" {
+			ro.BaseEndpoint = aws.String(o.Endpoint)
+		}
+	})
+}
+
+// S3 returns an S3 client; local endpoints get path-style addressing.
+func S3(cfg aws.Config, endpoint string) *s3.Client {
+	return s3.NewFromConfig(cfg, func(so *s3.Options) {
+		if endpoint != "" {
+			so.BaseEndpoint = aws.String(endpoint)
+			so.UsePathStyle = true
+		}
+	})
+}
+
+// haveLocalCredentials reports whether credentials are configured in the
+// environment or the shared files, without asking any service.
+func haveLocalCredentials() bool {
+	if os.Getenv("AWS_ACCESS_KEY_ID") != "" || os.Getenv("AWS_PROFILE") != "" || os.Getenv("AWS_WEB_IDENTITY_TOKEN_FILE") != "" {
+		return true
+	}
+	for _, f := range []string{config.DefaultSharedCredentialsFilename(), config.DefaultSharedConfigFilename()} {
+		if _, err := os.Stat(f); err == nil {
+			return true
+		}
+	}
+	return false
+}
