@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	r53r "github.com/aws/aws-sdk-go-v2/service/route53resolver"
 
+	"github.com/rpzfw/rpzfw/internal/awsclient"
 	"github.com/rpzfw/rpzfw/internal/emulator"
 )
 
@@ -58,6 +59,7 @@ func (m *emu) client(maxAttempts int) *r53r.Client {
 		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = maxAttempts
 			o.MaxBackoff = 200 * time.Millisecond
+			o.Retryables = append([]retry.IsErrorRetryable{awsclient.NoRetryOnQuota}, o.Retryables...)
 		}),
 	})
 }

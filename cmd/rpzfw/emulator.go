@@ -39,7 +39,7 @@ func runEmulator(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&cfg.Quotas.RuleGroups, "quota-groups", emulator.DefaultQuotas.RuleGroups, "rule groups per account and region")
 	fs.Float64Var(&cfg.Faults.ThrottleRPS, "throttle-rps", 5, "API requests per second per account before ThrottlingException (0: off)")
 	var faults, keys listFlag
-	fs.Var(&faults, "fault", "`OP:key=value,...` inject faults (keys: error_rate, error_count, throttle_count, latency, fail_import; OP may be *); repeatable")
+	fs.Var(&faults, "fault", "`OP:key=value,...` inject faults (keys: error_rate, error_count, throttle_count, conflict_count, latency, fail_import; OP may be *); repeatable")
 	fs.Var(&keys, "key", "`AKID:SECRET[:ACCOUNT]` a known access key; repeatable")
 	fs.BoolVar(&cfg.VerifySigV4, "verify-sigv4", false, "reject requests not signed with a known --key")
 	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", "", "S3 `URL` for imports and query logs (e.g. moto_server)")

@@ -5,6 +5,7 @@ package awsclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -17,6 +18,7 @@ import (
 	r53r "github.com/aws/aws-sdk-go-v2/service/route53resolver"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
 )
 
 // Options select the account, region and endpoint.
@@ -47,6 +49,7 @@ func Config(ctx context.Context, o Options) (aws.Config, error) {
 				ao.StandardOptions = append(ao.StandardOptions, func(so *retry.StandardOptions) {
 					so.MaxAttempts = attempts
 					so.MaxBackoff = 5 * time.Second
+					so.Retryables = append([]retry.IsErrorRetryable{NoRetryOnQuota}, so.Retryables...)
 				})
 			})
 		}))
@@ -102,3 +105,14 @@ func haveLocalCredentials() bool {
 	}
 	return false
 }
+
+// NoRetryOnQuota stops the SDK from retrying LimitExceededException, which
+// it counts as throttling by default; for Route 53 Resolver it means a
+// quota is used up, and retrying cannot help.
+var NoRetryOnQuota = retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorCode() == "LimitExceededException" {
+		return aws.FalseTernary
+	}
+	return aws.UnknownTernary
+})

@@ -241,15 +241,24 @@ func (d *DataPlane) resolve(m *dns.Msg, q dns.Question) {
 // ListenAndServe serves UDP and TCP on addr until ctx ends. It returns once
 // both listeners are up; Addr then reports the bound address.
 func (d *DataPlane) ListenAndServe(ctx context.Context, addr string) error {
-	pc, err := net.ListenPacket("udp", addr)
-	if err != nil {
-		return fmt.Errorf("listening for DNS on udp %s: %w", addr, err)
-	}
-	// TCP on the same port as UDP, so ":0" gives one port for both.
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
+	var pc net.PacketConn
+	var ln net.Listener
+	// TCP on the same port as UDP; with port 0 the TCP port may be taken,
+	// so try a few UDP ports.
+	for attempt := 0; ; attempt++ {
+		var err error
+		pc, err = net.ListenPacket("udp", addr)
+		if err != nil {
+			return fmt.Errorf("listening for DNS on udp %s: %w", addr, err)
+		}
+		ln, err = net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			break
+		}
 		pc.Close()
-		return fmt.Errorf("listening for DNS on tcp %s: %w", pc.LocalAddr(), err)
+		if !strings.HasSuffix(addr, ":0") || attempt == 10 {
+			return fmt.Errorf("listening for DNS on tcp %s: %w", pc.LocalAddr(), err)
+		}
 	}
 	udp := &dns.Server{PacketConn: pc, Handler: d}
 	tcp := &dns.Server{Listener: ln, Handler: d}

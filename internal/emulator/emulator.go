@@ -241,6 +241,10 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := r.Header.Get("X-Amz-Target")
+	if target == serviceQuotasTarget {
+		e.serveServiceQuota(w, r)
+		return
+	}
 	opName, ok := strings.CutPrefix(target, "Route53Resolver.")
 	if r.Method != http.MethodPost || !ok {
 		writeErr(w, &apiError{Status: 400, Type: "UnknownOperationException", Message: "expected POST / with X-Amz-Target: Route53Resolver.<Operation>"})

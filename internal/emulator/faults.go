@@ -24,6 +24,9 @@ type OpFault struct {
 	ErrorCount int `json:"error_count,omitempty"`
 	// ThrottleCount makes the next N calls fail with ThrottlingException.
 	ThrottleCount int `json:"throttle_count,omitempty"`
+	// ConflictCount makes the next N calls fail with ConflictException, as
+	// when another writer changed the resource a moment before.
+	ConflictCount int `json:"conflict_count,omitempty"`
 	// Latency is added before the call is handled.
 	Latency Duration `json:"latency,omitempty"`
 	// FailImport makes ImportFirewallDomains end in COMPLETE_IMPORT_FAILED.
@@ -107,6 +110,10 @@ func (s *faultState) before(op string) (time.Duration, *apiError) {
 			f.ThrottleCount--
 			s.f.Ops[key] = f
 			return latency, throttled()
+		case f.ConflictCount > 0:
+			f.ConflictCount--
+			s.f.Ops[key] = f
+			return latency, conflict("Injected conflict: the resource is being changed by another request")
 		case f.ErrorCount > 0:
 			f.ErrorCount--
 			s.f.Ops[key] = f

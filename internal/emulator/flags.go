@@ -8,8 +8,8 @@ import (
 )
 
 // ParseFault reads "OP:key=value[,key=value...]" (OP is an operation name
-// or "*") into f. Keys: error_rate, error_count, throttle_count, latency,
-// fail_import.
+// or "*") into f. Keys: error_rate, error_count, throttle_count, conflict_count,
+// latency, fail_import.
 func ParseFault(f *Faults, s string) error {
 	op, spec, ok := strings.Cut(s, ":")
 	if !ok || op == "" || spec == "" {
@@ -35,6 +35,8 @@ func ParseFault(f *Faults, s string) error {
 			of.ErrorCount, err = strconv.Atoi(v)
 		case "throttle_count":
 			of.ThrottleCount, err = strconv.Atoi(v)
+		case "conflict_count":
+			of.ConflictCount, err = strconv.Atoi(v)
 		case "latency":
 			var d time.Duration
 			d, err = time.ParseDuration(v)
@@ -42,7 +44,7 @@ func ParseFault(f *Faults, s string) error {
 		case "fail_import":
 			of.FailImport, err = strconv.ParseBool(v)
 		default:
-			err = fmt.Errorf("unknown key (want error_rate, error_count, throttle_count, latency or fail_import)")
+			err = fmt.Errorf("unknown key (want error_rate, error_count, throttle_count, conflict_count, latency or fail_import)")
 		}
 		if err != nil {
 			return fmt.Errorf("fault %q: %s: %v", s, k, err)

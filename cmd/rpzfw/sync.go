@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
+
+	"github.com/rpzfw/rpzfw/internal/awsclient"
+	"github.com/rpzfw/rpzfw/internal/compile"
+	"github.com/rpzfw/rpzfw/internal/fwsync"
+)
+
+// syncFlags are the flags of sync and unsync: where the rule group is and
+// how to reach it.
+type syncFlags struct {
+	aws                               awsclient.Options
+	ruleGroup, device, band, stateDir string
+	stagingBucket, s3Endpoint         string
+	quota                             int
+	rate                              float64
+	dryRun                            bool
+}
+
+func (f *syncFlags) register(fs interface {
+	StringVar(*string, string, string, string)
+	IntVar(*int, string, int, string)
+	Float64Var(*float64, string, float64, string)
+	BoolVar(*bool, string, bool, string)
+}) {
+	fs.StringVar(&f.aws.Region, "region", os.Getenv("AWS_REGION"), "AWS `region` of the rule group (default $AWS_REGION)")
+	fs.StringVar(&f.ruleGroup, "rule-group-id", "", "the DNS Firewall rule group to keep (rslvr-frg-...)")
+	fs.StringVar(&f.aws.Endpoint, "endpoint-url", "", "Route 53 Resolver endpoint `URL` (the emulator, for example)")
+	fs.StringVar(&f.aws.RoleARN, "role-arn", "", "assume this IAM role")
+	fs.StringVar(&f.aws.ExternalID, "external-id", "", "external ID for --role-arn")
+	fs.StringVar(&f.device, "device", "", "device name used in tags, list names and state (default: the rule group ID)")
+	fs.StringVar(&f.band, "priority-band", fwsync.DefaultBand.String(), "`LO-HI` rule priorities rpzfw may use")
+	fs.StringVar(&f.stateDir, "state-dir", fwsync.DefaultStateDir(), "`directory` for what rpzfw remembers between syncs")
+	fs.StringVar(&f.stagingBucket, "staging-bucket", "", "S3 `bucket` (same region) for importing large new lists in one call")
+	fs.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3 endpoint `URL` for the staging bucket")
+	fs.IntVar(&f.quota, "quota", 0, "the account's domains quota (default: read from Service Quotas, else 100000)")
+	fs.Float64Var(&f.rate, "rate", 5, "API calls per second at most")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print the calls a sync would make, and make none")
+}
+
+func (f *syncFlags) syncer(ctx context.Context, progress fwsync.Progress) (*fwsync.Syncer, error) {
+	if f.ruleGroup == "" {
+		return nil, fmt.Errorf("%w: --rule-group-id is required", errUsage)
+	}
+	if f.aws.Region == "" {
+		return nil, fmt.Errorf("%w: --region is required (or set AWS_REGION)", errUsage)
+	}
+	band, err := fwsync.ParseBand(f.band)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	cfg, err := awsclient.Config(ctx, f.aws)
+	if err != nil {
+		return nil, err
+	}
+	api := awsclient.Resolver(cfg, f.aws)
+	var staging fwsync.Staging
+	if f.stagingBucket != "" {
+		staging = fwsync.S3Staging{API: awsclient.S3(cfg, f.s3Endpoint), Bucket: f.stagingBucket}
+	}
+	var quota fwsync.QuotaSource = fwsync.ServiceQuotas{API: servicequotas.NewFromConfig(cfg, func(o *servicequotas.Options) {
+		if f.aws.Endpoint != "" {
+			o.BaseEndpoint = &f.aws.Endpoint
+		}
+	})}
+	if f.quota > 0 {
+		quota = fwsync.FixedQuota(f.quota)
+	}
+	device := f.device
+	if device == "" {
+		device = f.ruleGroup
+	}
+	store := fwsync.FileStore{Dir: filepath.Join(f.stateDir, device)}
+	return fwsync.New(api, store, staging, quota, fwsync.Config{
+		RuleGroupID: f.ruleGroup, Device: device, Band: band, RateLimit: f.rate, DryRun: f.dryRun, Progress: progress,
+	})
+}
+
+// progressFor picks one line a step for a terminal, structured logs
+// otherwise.
+func progressFor(w *os.File) fwsync.Progress {
+	if fi, err := w.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		return &fwsync.TermProgress{W: w}
+	}
+	return fwsync.LogProgress{}
+}
+
+func runSync(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("sync", "[flags] ZONE...\n\nMakes the rule group's rpzfw rules equal to the compiled policy, sending only\nthe differences, in an order that never leaves a name unprotected.")
+	var pf policyFlags
+	var sf syncFlags
+	pf.register(fs)
+	sf.register(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	settings, err := pf.settings()
+	if err != nil {
+		return err
+	}
+	pol, err := pf.policy(pos)
+	if err != nil {
+		return err
+	}
+	s, err := sf.syncer(ctx, progressFor(os.Stderr))
+	if err != nil {
+		return err
+	}
+	res, err := s.Sync(ctx, func(max int) (*compile.Plan, error) {
+		b := compile.NewBuilder()
+		if err := pol.Load(ctx, b); err != nil {
+			return nil, err
+		}
+		st := settings
+		st.MaxDomains = max
+		return b.Compile(st)
+	}, settings.MaxDomains)
+	if res != nil {
+		fwsync.WriteSummary(stdout, res)
+	}
+	return err
+}
+
+func runUnsync(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("unsync", "[flags]\n\nRemoves every rule and domain list rpzfw made in the rule group, and nothing else.")
+	var sf syncFlags
+	sf.register(fs)
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	s, err := sf.syncer(ctx, progressFor(os.Stderr))
+	if err != nil {
+		return err
+	}
+	res, err := s.Unsync(ctx)
+	if res != nil {
+		fwsync.WriteSummary(stdout, res)
+	}
+	return err
+}

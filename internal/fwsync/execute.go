@@ -1,0 +1,258 @@
+package fwsync
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	r53r "github.com/aws/aws-sdk-go-v2/service/route53resolver"
+	"github.com/aws/aws-sdk-go-v2/service/route53resolver/types"
+)
+
+// run holds what the executor tracks while it applies a plan.
+type run struct {
+	s       *Syncer
+	st      *State
+	refs    map[string]string              // "new:N" -> list ID
+	content map[string]map[string]struct{} // list ID -> domains as sent
+	pending map[string]bool                // lists changed and not yet settled
+}
+
+func (s *Syncer) execute(ctx context.Context, plan Plan, st *State) error {
+	r := &run{s: s, st: st, refs: map[string]string{}, content: map[string]map[string]struct{}{}, pending: map[string]bool{}}
+	for id := range st.Lists {
+		doms, err := s.store.LoadDomains(ctx, id)
+		if err != nil && st.Lists[id].Count > 0 {
+			return err
+		}
+		set := make(map[string]struct{}, len(doms))
+		for _, d := range doms {
+			set[d] = struct{}{}
+		}
+		r.content[id] = set
+	}
+	for i, step := range plan.Steps {
+		s.cfg.Progress.Step(i+1, len(plan.Steps), step)
+		if err := r.do(ctx, step); err != nil {
+			return fmt.Errorf("step %d of %d (%s): %w", i+1, len(plan.Steps), step.Describe(), err)
+		}
+	}
+	// Anything still settling is waited for and recorded.
+	for _, id := range slices.Sorted(maps.Keys(r.pending)) {
+		if err := r.settle(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) id(ref string) string {
+	if id, ok := r.refs[ref]; ok {
+		return id
+	}
+	return ref
+}
+
+func (r *run) do(ctx context.Context, step Step) error {
+	s := r.s
+	group := s.cfg.RuleGroupID
+	id := r.id(step.List)
+	switch step.Kind {
+	case StepDeleteList:
+		if r.pending[id] {
+			if err := r.settle(ctx, id); err != nil {
+				return err
+			}
+		}
+		err := s.calls.do(ctx, "DeleteFirewallDomainList", func() error {
+			_, err := s.api.DeleteFirewallDomainList(ctx, &r53r.DeleteFirewallDomainListInput{FirewallDomainListId: &id})
+			return err
+		})
+		if err != nil && apiCode(err) != "ResourceNotFoundException" {
+			return err
+		}
+		delete(r.st.Lists, id)
+		delete(r.content, id)
+		if err := s.store.Save(ctx, r.st); err != nil {
+			return err
+		}
+		return s.store.DeleteDomains(ctx, id)
+
+	case StepMoveRule:
+		return s.calls.do(ctx, "UpdateFirewallRule", func() error {
+			_, err := s.api.UpdateFirewallRule(ctx, &r53r.UpdateFirewallRuleInput{FirewallRuleGroupId: &group, FirewallDomainListId: &id, Priority: aws.Int32(int32(step.Priority))})
+			return err
+		})
+
+	case StepCreateList:
+		slot := r.st.NextSlot
+		r.st.NextSlot++
+		// Reserve the slot first: a rerun after a crash never reuses a
+		// name or a CreatorRequestId.
+		if err := s.store.Save(ctx, r.st); err != nil {
+			return err
+		}
+		name := fmt.Sprintf("%s-%s-%d", s.cfg.Prefix, s.cfg.Device, slot)
+		var out *r53r.CreateFirewallDomainListOutput
+		err := s.calls.do(ctx, "CreateFirewallDomainList", func() (err error) {
+			out, err = s.api.CreateFirewallDomainList(ctx, &r53r.CreateFirewallDomainListInput{
+				CreatorRequestId: aws.String(fmt.Sprintf("rpzfw-%s-%d", s.cfg.Device, slot)), Name: aws.String(name),
+				Tags: []types.Tag{{Key: aws.String(TagManaged), Value: aws.String("true")}, {Key: aws.String(TagDevice), Value: aws.String(s.cfg.Device)},
+					{Key: aws.String(TagRuleGroup), Value: aws.String(group)}},
+			})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		newID := aws.ToString(out.FirewallDomainList.Id)
+		r.refs[step.List] = newID
+		r.st.Lists[newID] = &ListRecord{ID: newID, Name: name}
+		r.content[newID] = map[string]struct{}{}
+		return s.store.Save(ctx, r.st)
+
+	case StepAdd, StepRemove:
+		op := types.FirewallDomainUpdateOperationAdd
+		if step.Kind == StepRemove {
+			op = types.FirewallDomainUpdateOperationRemove
+		}
+		if err := r.dirty(ctx, id); err != nil {
+			return err
+		}
+		for attempt := 0; ; attempt++ {
+			if r.pending[id] {
+				if _, err := s.settle(ctx, id); err != nil {
+					return err
+				}
+			}
+			err := s.calls.do(ctx, "UpdateFirewallDomains", func() error {
+				_, err := s.api.UpdateFirewallDomains(ctx, &r53r.UpdateFirewallDomainsInput{FirewallDomainListId: &id, Operation: op, Domains: step.Domains})
+				return err
+			})
+			if apiCode(err) == "ConflictException" && attempt < 5 {
+				r.pending[id] = true // still settling from an earlier change: wait, then again
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			break
+		}
+		r.pending[id] = true
+		set := r.content[id]
+		for _, d := range step.Domains {
+			if step.Kind == StepAdd {
+				set[d] = struct{}{}
+			} else {
+				delete(set, d)
+			}
+		}
+		return nil
+
+	case StepImport:
+		if err := r.dirty(ctx, id); err != nil {
+			return err
+		}
+		url, err := s.staging.Stage(ctx, fmt.Sprintf("%s/%s.txt", s.cfg.Device, id), []byte(strings.Join(step.Domains, "\n")+"\n"))
+		if err != nil {
+			return fmt.Errorf("staging the import file: %w", err)
+		}
+		err = s.calls.do(ctx, "ImportFirewallDomains", func() error {
+			_, err := s.api.ImportFirewallDomains(ctx, &r53r.ImportFirewallDomainsInput{FirewallDomainListId: &id, Operation: types.FirewallDomainImportOperationReplace, DomainFileUrl: &url})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		r.pending[id] = true
+		set := make(map[string]struct{}, len(step.Domains))
+		for _, d := range step.Domains {
+			set[d] = struct{}{}
+		}
+		r.content[id] = set
+		return nil
+
+	case StepSettle:
+		return r.settle(ctx, id)
+
+	case StepCreateRule:
+		if r.pending[id] {
+			if err := r.settle(ctx, id); err != nil {
+				return err
+			}
+		}
+		in := &r53r.CreateFirewallRuleInput{CreatorRequestId: aws.String("rpzfw-" + id), FirewallRuleGroupId: &group, FirewallDomainListId: &id,
+			Priority: aws.Int32(int32(step.Priority)), Name: aws.String(step.Spec.Name), Action: types.Action(step.Spec.Action)}
+		applySpec(step.Spec, &in.BlockResponse, &in.BlockOverrideDomain, &in.BlockOverrideDnsType, &in.BlockOverrideTtl)
+		return s.calls.do(ctx, "CreateFirewallRule", func() error {
+			_, err := s.api.CreateFirewallRule(ctx, in)
+			return err
+		})
+
+	case StepUpdateRule:
+		in := &r53r.UpdateFirewallRuleInput{FirewallRuleGroupId: &group, FirewallDomainListId: &id, Name: aws.String(step.Spec.Name), Action: types.Action(step.Spec.Action)}
+		applySpec(step.Spec, &in.BlockResponse, &in.BlockOverrideDomain, &in.BlockOverrideDnsType, &in.BlockOverrideTtl)
+		return s.calls.do(ctx, "UpdateFirewallRule", func() error {
+			_, err := s.api.UpdateFirewallRule(ctx, in)
+			return err
+		})
+
+	case StepDeleteRule:
+		err := s.calls.do(ctx, "DeleteFirewallRule", func() error {
+			_, err := s.api.DeleteFirewallRule(ctx, &r53r.DeleteFirewallRuleInput{FirewallRuleGroupId: &group, FirewallDomainListId: &id})
+			return err
+		})
+		if apiCode(err) == "ResourceNotFoundException" {
+			return nil // gone already: a rerun after a crash
+		}
+		return err
+	}
+	return fmt.Errorf("unknown step kind %d", step.Kind)
+}
+
+func applySpec(spec *RuleSpec, resp *types.BlockResponse, domain **string, dnsType *types.BlockOverrideDnsType, ttl **int32) {
+	if spec.BlockResponse != "" {
+		*resp = types.BlockResponse(spec.BlockResponse)
+	}
+	if spec.OverrideDomain != "" {
+		*domain = aws.String(spec.OverrideDomain)
+		*dnsType = types.BlockOverrideDnsType(spec.OverrideType)
+	}
+	if spec.OverrideTTL >= 0 {
+		*ttl = aws.Int32(int32(spec.OverrideTTL))
+	}
+}
+
+// dirty marks a list as being changed, in the state, before the first change
+// is sent: if the sync dies now, the next one reads the list back.
+func (r *run) dirty(ctx context.Context, id string) error {
+	rec, ok := r.st.Lists[id]
+	if !ok || rec.Dirty {
+		return nil
+	}
+	rec.Dirty = true
+	return r.s.store.Save(ctx, r.st)
+}
+
+// settle waits for a list and records its content as clean.
+func (r *run) settle(ctx context.Context, id string) error {
+	count, err := r.s.settle(ctx, id)
+	if err != nil {
+		return err
+	}
+	delete(r.pending, id)
+	set := r.content[id]
+	if count != len(set) {
+		return fmt.Errorf("domain list %s holds %d domains after the update, expected %d: someone else changed it; run the sync again", id, count, len(set))
+	}
+	doms := slices.Sorted(maps.Keys(set))
+	if err := r.s.store.SaveDomains(ctx, id, doms); err != nil {
+		return err
+	}
+	rec := r.st.Lists[id]
+	rec.Count, rec.Dirty = len(doms), false
+	return r.s.store.Save(ctx, r.st)
+}

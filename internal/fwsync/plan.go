@@ -1,0 +1,403 @@
+package fwsync
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+)
+
+// StepKind is one kind of planned action.
+type StepKind int
+
+const (
+	StepDeleteList StepKind = iota
+	StepMoveRule            // UpdateFirewallRule priority only
+	StepCreateList
+	StepAdd
+	StepRemove
+	StepImport
+	StepSettle // wait until the list is COMPLETE
+	StepCreateRule
+	StepUpdateRule // action or name
+	StepDeleteRule
+)
+
+// Phase names, in the order they run.
+const (
+	PhaseCleanup = "cleanup" // orphans, unattached: no effect on answers
+	PhaseMove    = "move"    // priority moves that keep the order
+	PhasePrepare = "prepare" // new lists filled before any rule uses them
+	PhaseAdd     = "add"     // additions and new rules, in precedence order
+	PhaseSwitch  = "switch"  // action changes on rules whose content stays
+	PhaseRemove  = "remove"  // removals and old rules, in reverse order
+	PhaseRetire  = "retire"  // lists of removed rules
+)
+
+// Step is one planned action. List is a list ID, or "new:N" for a list the
+// sync creates (N indexes the desired rules).
+type Step struct {
+	Kind     StepKind
+	Phase    string
+	List     string
+	ListName string
+	Domains  []string
+	Priority int
+	Spec     *RuleSpec
+}
+
+// Plan is what a sync will do, and what it costs.
+type Plan struct {
+	Steps []Step
+	// Added and Removed count domains sent.
+	Added, Removed int
+	// Peak is the most domains rpzfw's lists hold at any moment.
+	Peak int
+	// Unchanged is true when nothing needs doing.
+	Unchanged bool
+}
+
+// Options tune planning.
+type Options struct {
+	Band Band
+	// Chunk is the most domains per UpdateFirewallDomains (1000).
+	Chunk int
+	// ImportMin is the size from which a new list is imported from S3
+	// instead of sent in chunks; 0 never imports.
+	ImportMin int
+	// ImportMax is the most domains one import file may hold (250000).
+	ImportMax int
+	// NewListName names the list for desired rule i.
+	NewListName func(i int) string
+}
+
+// entry is one rule of the merged old+new sequence.
+type entry struct {
+	old      *OwnedRule
+	new      *DesiredRule
+	newIndex int
+	priority int
+}
+
+// MakePlan works out the steps from observed to desired.
+func MakePlan(obs Observed, desired []DesiredRule, o Options) (Plan, error) {
+	if o.Chunk <= 0 {
+		o.Chunk = 1000
+	}
+	if o.ImportMax <= 0 {
+		o.ImportMax = 250000
+	}
+	if o.NewListName == nil {
+		o.NewListName = func(i int) string { return fmt.Sprintf("rpzfw-%d", i) }
+	}
+	for _, f := range obs.Foreign {
+		if f.Priority >= o.Band.Lo && f.Priority <= o.Band.Hi {
+			return Plan{}, fmt.Errorf("rule %q (priority %d) is not rpzfw's but sits inside rpzfw's priority band %s: move it, or choose another band (--priority-band)", f.Name, f.Priority, o.Band)
+		}
+	}
+	for _, r := range obs.Owned {
+		if r.Priority < o.Band.Lo || r.Priority > o.Band.Hi {
+			return Plan{}, fmt.Errorf("rpzfw's rule %q has priority %d, outside the band %s: the band changed; run 'rpzfw unsync' with the old band first", r.Spec.Name, r.Priority, o.Band)
+		}
+	}
+	if len(desired) > o.Band.Hi-o.Band.Lo+1 {
+		return Plan{}, fmt.Errorf("%d rules do not fit the priority band %s", len(desired), o.Band)
+	}
+	seq := merge(obs.Owned, desired)
+	var p Plan
+	for _, orphan := range obs.Orphans {
+		p.Steps = append(p.Steps, Step{Kind: StepDeleteList, Phase: PhaseCleanup, List: orphan.ID, ListName: orphan.Name})
+	}
+	moves, err := assignPriorities(seq, o.Band)
+	if err != nil {
+		return Plan{}, err
+	}
+	p.Steps = append(p.Steps, moves...)
+
+	// New lists are filled before any rule uses them, round-robin so their
+	// settling overlaps.
+	type fill struct {
+		ref, name string
+		chunks    [][]string
+	}
+	var fills []fill
+	for _, e := range seq {
+		if e.old != nil || e.new == nil {
+			continue
+		}
+		ref := fmt.Sprintf("new:%d", e.newIndex)
+		p.Steps = append(p.Steps, Step{Kind: StepCreateList, Phase: PhasePrepare, List: ref, ListName: o.NewListName(e.newIndex)})
+		doms := e.new.Domains
+		if o.ImportMin > 0 && len(doms) >= o.ImportMin {
+			n := min(len(doms), o.ImportMax)
+			p.Steps = append(p.Steps, Step{Kind: StepImport, Phase: PhasePrepare, List: ref, ListName: o.NewListName(e.newIndex), Domains: doms[:n]})
+			doms = doms[n:]
+		}
+		fills = append(fills, fill{ref, o.NewListName(e.newIndex), chunk(doms, o.Chunk)})
+		p.Added += len(e.new.Domains)
+	}
+	for round := 0; ; round++ {
+		any := false
+		for _, f := range fills {
+			if round < len(f.chunks) {
+				p.Steps = append(p.Steps, Step{Kind: StepAdd, Phase: PhasePrepare, List: f.ref, ListName: f.name, Domains: f.chunks[round]})
+				any = true
+			}
+		}
+		if !any {
+			break
+		}
+	}
+
+	// Additions in precedence order; each rule's list settles before the
+	// next rule's changes start.
+	for _, e := range seq {
+		switch {
+		case e.old != nil && e.new != nil:
+			add := diff(e.new.Domains, e.old.Domains)
+			for _, c := range chunk(add, o.Chunk) {
+				p.Steps = append(p.Steps, Step{Kind: StepAdd, Phase: PhaseAdd, List: e.old.ListID, ListName: e.old.ListName, Domains: c})
+			}
+			if len(add) > 0 {
+				p.Steps = append(p.Steps, Step{Kind: StepSettle, Phase: PhaseAdd, List: e.old.ListID, ListName: e.old.ListName})
+			}
+			p.Added += len(add)
+		case e.new != nil:
+			ref := fmt.Sprintf("new:%d", e.newIndex)
+			spec := e.new.Spec
+			p.Steps = append(p.Steps,
+				Step{Kind: StepSettle, Phase: PhaseAdd, List: ref, ListName: o.NewListName(e.newIndex)},
+				Step{Kind: StepCreateRule, Phase: PhaseAdd, List: ref, ListName: o.NewListName(e.newIndex), Priority: e.priority, Spec: &spec})
+		}
+	}
+	for _, e := range seq {
+		if e.old != nil && e.new != nil && e.old.Spec != e.new.Spec {
+			spec := e.new.Spec
+			p.Steps = append(p.Steps, Step{Kind: StepUpdateRule, Phase: PhaseSwitch, List: e.old.ListID, ListName: e.old.ListName, Spec: &spec})
+		}
+	}
+	// Removals in reverse precedence order.
+	var retire []Step
+	for i := len(seq) - 1; i >= 0; i-- {
+		e := seq[i]
+		switch {
+		case e.old != nil && e.new != nil:
+			rm := diff(e.old.Domains, e.new.Domains)
+			for _, c := range chunk(rm, o.Chunk) {
+				p.Steps = append(p.Steps, Step{Kind: StepRemove, Phase: PhaseRemove, List: e.old.ListID, ListName: e.old.ListName, Domains: c})
+			}
+			if len(rm) > 0 {
+				p.Steps = append(p.Steps, Step{Kind: StepSettle, Phase: PhaseRemove, List: e.old.ListID, ListName: e.old.ListName})
+			}
+			p.Removed += len(rm)
+		case e.old != nil:
+			p.Steps = append(p.Steps, Step{Kind: StepDeleteRule, Phase: PhaseRemove, List: e.old.ListID, ListName: e.old.ListName})
+			retire = append(retire, Step{Kind: StepDeleteList, Phase: PhaseRetire, List: e.old.ListID, ListName: e.old.ListName})
+			p.Removed += len(e.old.Domains)
+		}
+	}
+	p.Steps = append(p.Steps, retire...)
+	p.Peak = peak(seq)
+	p.Unchanged = len(p.Steps) == 0
+	return p, nil
+}
+
+// merge pairs desired rules with owned ones and lays both out in one
+// sequence that respects the old order and the new order.
+//
+// Pairing, in order of preference: same name and behaviour (a content
+// diff); same behaviour (layers renumbered); same content (an action
+// change, e.g. monitor-only switched); same name (a mode switch with
+// content changes). Pairs whose old order disagrees with the new order
+// (outside the longest increasing run) are split into a removal and a
+// creation, since moving a rule past another could change answers.
+func merge(owned []OwnedRule, desired []DesiredRule) []entry {
+	pairOf := make([]int, len(desired)) // desired index -> owned index, -1
+	used := make([]bool, len(owned))
+	for i := range pairOf {
+		pairOf[i] = -1
+	}
+	try := func(match func(o OwnedRule, d DesiredRule) bool) {
+		for i, d := range desired {
+			if pairOf[i] >= 0 {
+				continue
+			}
+			for j, o := range owned {
+				if !used[j] && match(o, d) {
+					pairOf[i], used[j] = j, true
+					break
+				}
+			}
+		}
+	}
+	try(func(o OwnedRule, d DesiredRule) bool { return o.Spec == d.Spec })
+	try(func(o OwnedRule, d DesiredRule) bool { return o.Spec.key() == d.Spec.key() })
+	try(func(o OwnedRule, d DesiredRule) bool { return slices.Equal(o.Domains, d.Domains) })
+	try(func(o OwnedRule, d DesiredRule) bool { return o.Spec.Name == d.Spec.Name })
+
+	keep := lis(pairOf)
+	for i := range pairOf {
+		if pairOf[i] >= 0 && !keep[i] {
+			used[pairOf[i]] = false
+			pairOf[i] = -1
+		}
+	}
+	var seq []entry
+	next := 0 // next owned rule not yet placed
+	placeOldUpTo := func(limit int) {
+		for ; next < limit; next++ {
+			if !used[next] {
+				seq = append(seq, entry{old: &owned[next], priority: owned[next].Priority})
+			}
+		}
+	}
+	for i := range desired {
+		if j := pairOf[i]; j >= 0 {
+			placeOldUpTo(j)
+			seq = append(seq, entry{old: &owned[j], new: &desired[i], newIndex: i, priority: owned[j].Priority})
+			next = j + 1
+			continue
+		}
+		seq = append(seq, entry{new: &desired[i], newIndex: i})
+	}
+	placeOldUpTo(len(owned))
+	// New-only rules placed before leftover old-only rules at the end keep
+	// the merge valid either way; old-only rules stay where they are.
+	return seq
+}
+
+// lis marks the pairs that form the longest run with increasing owned
+// index, in desired order.
+func lis(pairOf []int) []bool {
+	type item struct{ di, oi int }
+	var items []item
+	for i, j := range pairOf {
+		if j >= 0 {
+			items = append(items, item{i, j})
+		}
+	}
+	keep := make([]bool, len(pairOf))
+	if len(items) == 0 {
+		return keep
+	}
+	tails := []int{} // index into items of the tail of each length
+	prev := make([]int, len(items))
+	for k, it := range items {
+		pos := sort.Search(len(tails), func(x int) bool { return items[tails[x]].oi >= it.oi })
+		if pos > 0 {
+			prev[k] = tails[pos-1]
+		} else {
+			prev[k] = -1
+		}
+		if pos == len(tails) {
+			tails = append(tails, k)
+		} else {
+			tails[pos] = k
+		}
+	}
+	for k := tails[len(tails)-1]; k >= 0; k = prev[k] {
+		keep[items[k].di] = true
+	}
+	return keep
+}
+
+// assignPriorities gives new rules a priority between their neighbours.
+// When a gap is too small, every rule is spread over the band first, with
+// moves ordered so that no rule ever passes another: downward moves from
+// the first rule on, then upward moves from the last rule back.
+func assignPriorities(seq []entry, band Band) ([]Step, error) {
+	if fitGaps(seq, band) {
+		return nil, nil
+	}
+	step := (band.Hi - band.Lo + 1) / (len(seq) + 1)
+	if step < 1 {
+		return nil, fmt.Errorf("the priority band %s is too narrow: the change holds %d old and new rules at once; widen --priority-band", band, len(seq))
+	}
+	var down, up []Step
+	for i := range seq {
+		target := band.Lo + (i+1)*step
+		if seq[i].old != nil && seq[i].old.Priority != target {
+			mv := Step{Kind: StepMoveRule, Phase: PhaseMove, List: seq[i].old.ListID, ListName: seq[i].old.ListName, Priority: target}
+			if target < seq[i].old.Priority {
+				down = append(down, mv)
+			} else {
+				up = append([]Step{mv}, up...)
+			}
+		}
+		seq[i].priority = target
+	}
+	return append(down, up...), nil
+}
+
+// fitGaps places new rules evenly in the gaps between existing ones, and
+// reports whether every gap was wide enough.
+func fitGaps(seq []entry, band Band) bool {
+	lo := band.Lo - 1
+	for i := 0; i < len(seq); {
+		if seq[i].old != nil {
+			lo = seq[i].old.Priority
+			i++
+			continue
+		}
+		j := i
+		for j < len(seq) && seq[j].old == nil {
+			j++
+		}
+		hi := band.Hi + 1
+		if j < len(seq) {
+			hi = seq[j].old.Priority
+		}
+		n := j - i
+		if hi-lo-1 < n {
+			return false
+		}
+		gap := (hi - lo) / (n + 1)
+		for k := 0; k < n; k++ {
+			seq[i+k].priority = lo + (k+1)*gap
+		}
+		i = j
+	}
+	return true
+}
+
+// diff returns the sorted a minus b.
+func diff(a, b []string) []string {
+	var out []string
+	j := 0
+	for _, x := range a {
+		for j < len(b) && b[j] < x {
+			j++
+		}
+		if j < len(b) && b[j] == x {
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+func chunk(s []string, n int) [][]string {
+	var out [][]string
+	for len(s) > 0 {
+		k := min(n, len(s))
+		out = append(out, s[:k])
+		s = s[k:]
+	}
+	return out
+}
+
+// peak is the most domains rpzfw holds during the sync: after additions,
+// before removals.
+func peak(seq []entry) int {
+	n := 0
+	for _, e := range seq {
+		switch {
+		case e.old != nil && e.new != nil:
+			n += len(e.old.Domains) + len(diff(e.new.Domains, e.old.Domains))
+		case e.old != nil:
+			n += len(e.old.Domains)
+		default:
+			n += len(e.new.Domains)
+		}
+	}
+	return n
+}
