@@ -25,10 +25,12 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"demo", "run the whole loop locally: emulator, sync, DNS answers (no AWS account needed)", runDemo},
 		{"plan", "compile a policy into DNS Firewall rules and print them", runPlan},
 		{"explain", "say which source and rule decide a query name, and why", runExplain},
 		{"sync", "make a DNS Firewall rule group match a policy, safely and with few API calls", runSync},
 		{"unsync", "remove everything rpzfw made in a rule group", runUnsync},
+		{"iam-policy", "print the least-privilege IAM policy a device needs", runIAMPolicy},
 		{"emulator", "run a local Route 53 Resolver DNS Firewall (API, DNS, query logs); 'emulator traffic' sends queries", runEmulator},
 		{"version", "print the version", func(context.Context, []string, io.Writer) error {
 			fmt.Println("rpzfw", version)

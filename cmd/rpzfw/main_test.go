@@ -145,3 +145,24 @@ func TestOriginArgument(t *testing.T) {
 		t.Fatalf("exit %d, %s %s", code, out, stderr)
 	}
 }
+
+// TestDemo runs the README's first command end to end.
+func TestDemo(t *testing.T) {
+	t.Chdir("../..") // the demo reads examples/ from the repository root
+	out, stderr, code := runCLI(t, "demo", "--settle", "20ms")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"malware.example           NXDOMAIN",
+		"tracker.example           NODATA",
+		"login.phish.example       CNAME warning.corp.example",
+		"carves it out",
+		"ads.unwanted.example      NXDOMAIN",
+		"example.com               192.0.2.1",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}

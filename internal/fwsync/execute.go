@@ -124,7 +124,7 @@ func (r *run) do(ctx context.Context, step Step) error {
 		}
 		for attempt := 0; ; attempt++ {
 			if r.pending[id] {
-				if _, err := s.settle(ctx, id); err != nil {
+				if _, err := s.settle(ctx, id, true); err != nil {
 					return err
 				}
 			}
@@ -239,7 +239,7 @@ func (r *run) dirty(ctx context.Context, id string) error {
 
 // settle waits for a list and records its content as clean.
 func (r *run) settle(ctx context.Context, id string) error {
-	count, err := r.s.settle(ctx, id)
+	count, err := r.s.settle(ctx, id, r.pending[id])
 	if err != nil {
 		return err
 	}

@@ -206,8 +206,10 @@ func MakePlan(obs Observed, desired []DesiredRule, o Options) (Plan, error) {
 //
 // Pairing, in order of preference: same name and behaviour (a content
 // diff); same behaviour (layers renumbered); same content (an action
-// change, e.g. monitor-only switched); same name (a mode switch with
-// content changes). Pairs whose old order disagrees with the new order
+// change, e.g. monitor-only switched); same name with BLOCK and ALERT
+// swapped (a monitor-only switch with content changes, which passes
+// through the new content under the old actions). Other changes of
+// action become a new rule and a removed one. Pairs whose old order disagrees with the new order
 // (outside the longest increasing run) are split into a removal and a
 // creation, since moving a rule past another could change answers.
 func merge(owned []OwnedRule, desired []DesiredRule) []entry {
@@ -232,7 +234,10 @@ func merge(owned []OwnedRule, desired []DesiredRule) []entry {
 	try(func(o OwnedRule, d DesiredRule) bool { return o.Spec == d.Spec })
 	try(func(o OwnedRule, d DesiredRule) bool { return o.Spec.key() == d.Spec.key() })
 	try(func(o OwnedRule, d DesiredRule) bool { return slices.Equal(o.Domains, d.Domains) })
-	try(func(o OwnedRule, d DesiredRule) bool { return o.Spec.Name == d.Spec.Name })
+	// A monitor-only switch keeps rule names and toggles BLOCK and ALERT.
+	try(func(o OwnedRule, d DesiredRule) bool {
+		return o.Spec.Name == d.Spec.Name && (o.Spec.Action == "ALERT") != (d.Spec.Action == "ALERT")
+	})
 
 	keep := lis(pairOf)
 	for i := range pairOf {

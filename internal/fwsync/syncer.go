@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -52,12 +53,14 @@ type Config struct {
 
 // Syncer syncs one rule group.
 type Syncer struct {
-	cfg     Config
-	api     API
-	calls   *calls
-	store   StateStore
-	staging Staging
-	quota   QuotaSource
+	// lastSettle is how long the last list took to settle (nanoseconds).
+	lastSettle atomic.Int64
+	cfg        Config
+	api        API
+	calls      *calls
+	store      StateStore
+	staging    Staging
+	quota      QuotaSource
 }
 
 // New makes a Syncer. staging and quota may be nil.
@@ -317,7 +320,7 @@ func (s *Syncer) observe(ctx context.Context) (Observed, *State, error) {
 	}
 	content := map[string][]string{}
 	for id, rec := range st.Lists {
-		count, err := s.settle(ctx, id)
+		count, err := s.settle(ctx, id, false)
 		if err != nil {
 			return obs, nil, err
 		}
@@ -409,11 +412,31 @@ func (s *Syncer) readList(ctx context.Context, id string) ([]string, error) {
 	return slices.Compact(out), nil
 }
 
-// settle waits until a list is COMPLETE and returns its domain count.
-func (s *Syncer) settle(ctx context.Context, id string) (int, error) {
+// settle waits until a list is COMPLETE and returns its domain count. For a
+// list just changed (fresh), the first poll comes after about as long as
+// the last change took to settle, so a steady stream of updates costs
+// about one poll each.
+func (s *Syncer) settle(ctx context.Context, id string, fresh bool) (int, error) {
 	delay := s.cfg.PollInitial
-	deadline := time.Now().Add(s.cfg.SettleTimeout)
-	for {
+	if learned := time.Duration(s.lastSettle.Load()); learned > 0 {
+		delay = min(max(learned, s.cfg.PollInitial/8), s.cfg.PollMax)
+	}
+	started := time.Now()
+	deadline := started.Add(s.cfg.SettleTimeout)
+	wait := func(d time.Duration) error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+			return nil
+		}
+	}
+	if fresh {
+		if err := wait(delay); err != nil {
+			return 0, err
+		}
+	}
+	for polls := 1; ; polls++ {
 		var out *r53r.GetFirewallDomainListOutput
 		err := s.calls.do(ctx, "GetFirewallDomainList", func() (err error) {
 			out, err = s.api.GetFirewallDomainList(ctx, &r53r.GetFirewallDomainListInput{FirewallDomainListId: &id})
@@ -425,6 +448,13 @@ func (s *Syncer) settle(ctx context.Context, id string) (int, error) {
 		l := out.FirewallDomainList
 		switch l.Status {
 		case types.FirewallDomainListStatusComplete:
+			if fresh {
+				took := time.Since(started)
+				if polls == 1 {
+					took = took * 3 / 4 // settled before the first poll: try sooner next time
+				}
+				s.lastSettle.Store(int64(took))
+			}
 			return int(aws.ToInt32(l.DomainCount)), nil
 		case types.FirewallDomainListStatusCompleteImportFailed:
 			return int(aws.ToInt32(l.DomainCount)), fmt.Errorf("importing into domain list %s failed: %s", id, aws.ToString(l.StatusMessage))
@@ -432,10 +462,8 @@ func (s *Syncer) settle(ctx context.Context, id string) (int, error) {
 		if time.Now().After(deadline) {
 			return 0, fmt.Errorf("domain list %s is still %s after %s", id, l.Status, s.cfg.SettleTimeout)
 		}
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(delay):
+		if err := wait(delay); err != nil {
+			return 0, err
 		}
 		delay = min(s.cfg.PollMax, delay*3/2)
 	}
