@@ -85,6 +85,7 @@ func Resolver(cfg aws.Config, o Options) *r53r.Client {
 // S3 returns an S3 client; local endpoints get path-style addressing.
 func S3(cfg aws.Config, endpoint string) *s3.Client {
 	return s3.NewFromConfig(cfg, func(so *s3.Options) {
+		so.DisableLogOutputChecksumValidationSkipped = true // moto sends no checksums
 		if endpoint != "" {
 			so.BaseEndpoint = aws.String(endpoint)
 			so.UsePathStyle = true

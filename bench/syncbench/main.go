@@ -1,0 +1,257 @@
+// Command syncbench measures rpzfw sync against the emulator with its
+// default 5 requests/s throttle: API calls against the lower bound and wall
+// time, for first syncs (with and without S3 import) and a 1% change, and
+// the same workloads done the way existing tools do them ("replace
+// everything": the whole list sent again each time). Prints a Markdown
+// table. Import runs need moto_server on PATH for S3.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	r53r "github.com/aws/aws-sdk-go-v2/service/route53resolver"
+	"github.com/aws/aws-sdk-go-v2/service/route53resolver/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/rpzfw/rpzfw/internal/awsclient"
+	"github.com/rpzfw/rpzfw/internal/compile"
+	"github.com/rpzfw/rpzfw/internal/dnsfw"
+	"github.com/rpzfw/rpzfw/internal/emulator"
+	"github.com/rpzfw/rpzfw/internal/fwsync"
+)
+
+func main() {
+	sizes := flag.String("sizes", "100000,1000000", "comma-separated policy sizes (domains)")
+	settle := flag.Duration("settle", 200*time.Millisecond, "emulator settle delay")
+	rps := flag.Float64("rps", 5, "emulator throttle and client rate (requests/s)")
+	skip := flag.String("skip", "", "comma-separated workloads to skip (first-add, first-import, first-replace, change, change-replace)")
+	flag.Parse()
+	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	ctx := context.Background()
+	moto, stop := startMoto()
+	defer stop()
+	skipped := map[string]bool{}
+	for _, s := range strings.Split(*skip, ",") {
+		skipped[s] = true
+	}
+	fmt.Printf("Emulator: %.0f requests/s throttle, settle %s. Calls include status polls.\n\n", *rps, *settle)
+	fmt.Println("| workload | domains added | domains removed | API calls | update calls, lower bound | wall time |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, f := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			log.Fatalf("size %q: %v", f, err)
+		}
+		base := plan(n, 0)
+		changed := plan(n, n/200) // n/200 removed and n/200 added: 1% of entries differ
+		if !skipped["first-add"] {
+			row(fmt.Sprintf("first sync, %d domains, ADD chunks", n), run(ctx, moto, *settle, *rps, n, false, base))
+		}
+		if !skipped["first-import"] {
+			row(fmt.Sprintf("first sync, %d domains, S3 import", n), run(ctx, moto, *settle, *rps, n, true, base))
+		}
+		if !skipped["first-replace"] {
+			row(fmt.Sprintf("first sync, %d domains, replace everything", n), replaceAll(ctx, *settle, *rps, n, base, nil))
+		}
+		if n >= 100000 && !skipped["change"] {
+			row(fmt.Sprintf("1%% change on %d domains, rpzfw diff", n), run(ctx, moto, *settle, *rps, n, false, base, changed))
+		}
+		if n >= 100000 && !skipped["change-replace"] {
+			row(fmt.Sprintf("1%% change on %d domains, replace everything", n), replaceAll(ctx, *settle, *rps, n, base, changed))
+		}
+	}
+}
+
+type result struct {
+	added, removed, calls, bound int
+	took                         time.Duration
+}
+
+func row(name string, r result) {
+	fmt.Printf("| %s | %d | %d | %d | %d | %s |\n", name, r.added, r.removed, r.calls, r.bound, r.took.Round(100*time.Millisecond))
+}
+
+// plan is a policy of n blocked names plus a small allow rule; change
+// swaps k names for k new ones.
+func plan(n, k int) *compile.Plan {
+	doms := make([]string, 0, n)
+	for i := k; i < n+k; i++ {
+		doms = append(doms, fmt.Sprintf("d%08d.bench.example", i))
+	}
+	nx := "NXDOMAIN"
+	// Names are generated in sorted order, as plans hold them.
+	return &compile.Plan{Rules: []dnsfw.Rule{
+		{Name: "rpzfw-1-allow", Action: "ALLOW", Domains: []string{"ok.bench.example"}},
+		{Name: "rpzfw-2-nxdomain", Action: "BLOCK", BlockResponse: &nx, Domains: doms},
+	}, DomainCount: n + 1}
+}
+
+func newEmulator(ctx context.Context, moto string, settle time.Duration, rps float64, n int) (*emulator.Running, *r53r.Client, string) {
+	cfg := emulator.ServeConfig{
+		Config: emulator.Config{Settle: settle, Faults: emulator.Faults{ThrottleRPS: rps},
+			Quotas: emulator.Quotas{Domains: 3*n + 1000, DomainLists: 1000, RulesPerGroup: 100, RuleGroups: 10}},
+		APIAddr: "127.0.0.1:0", S3Endpoint: moto,
+	}
+	emu, err := emulator.Serve(ctx, cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	o := awsclient.Options{Region: "us-east-1", Endpoint: emu.APIURL}
+	awsCfg, err := awsclient.Config(ctx, o)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c := awsclient.Resolver(awsCfg, o)
+	g, err := c.CreateFirewallRuleGroup(ctx, &r53r.CreateFirewallRuleGroupInput{CreatorRequestId: aws.String("bench"), Name: aws.String("bench")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	time.Sleep(time.Second) // let the throttle bucket refill before timing
+	return emu, c, aws.ToString(g.FirewallRuleGroup.Id)
+}
+
+type quiet struct{}
+
+func (quiet) Step(int, int, fwsync.Step) {}
+func (quiet) Note(string, ...any)        {}
+
+// run syncs each plan in turn with rpzfw and reports the last sync.
+func run(ctx context.Context, moto string, settle time.Duration, rps float64, n int, useImport bool, plans ...*compile.Plan) result {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	_, c, group := newEmulator(ctx, moto, settle, rps, n)
+	var staging fwsync.Staging
+	if useImport {
+		s3c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto), UsePathStyle: true, Credentials: credentials.NewStaticCredentialsProvider("x", "y", ""),
+			DisableLogOutputChecksumValidationSkipped: true})
+		if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("staging")}); err != nil {
+			log.Fatal(err)
+		}
+		staging = fwsync.S3Staging{API: s3c, Bucket: "staging"}
+	}
+	dir, _ := os.MkdirTemp("", "syncbench")
+	defer os.RemoveAll(dir)
+	var r result
+	for _, p := range plans {
+		s, err := fwsync.New(c, fwsync.FileStore{Dir: dir}, staging, fwsync.FixedQuota(3*n+1000), fwsync.Config{
+			RuleGroupID: group, Device: "bench", RateLimit: rps, Progress: quiet{}, PollInitial: settle,
+		})
+		if err != nil {
+			log.Fatal(err)
+		}
+		res, err := s.Sync(ctx, func(int) (*compile.Plan, error) { return p, nil }, 3*n)
+		if err != nil {
+			log.Fatal(err)
+		}
+		r = result{added: res.Plan.Added, removed: res.Plan.Removed, calls: res.TotalCalls(), bound: res.LowerBound(), took: res.Took}
+	}
+	return r
+}
+
+// replaceAll is what tools that send whole lists do: for every rule, the
+// list is replaced (REPLACE with the first 1000, then ADD the rest), each
+// call after the list settles. With second, first is installed untimed
+// and second is the measured change.
+func replaceAll(ctx context.Context, settle time.Duration, rps float64, n int, first, second *compile.Plan) result {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	_, c, group := newEmulator(ctx, "", settle, rps, n)
+	lim := time.NewTicker(time.Duration(float64(time.Second) / rps))
+	defer lim.Stop()
+	calls := 0
+	call := func() { <-lim.C; calls++ }
+	lists := map[string]string{}
+	install := func(p *compile.Plan) {
+		for i, rule := range p.Rules {
+			id, ok := lists[rule.Name]
+			if !ok {
+				call()
+				l, err := c.CreateFirewallDomainList(ctx, &r53r.CreateFirewallDomainListInput{CreatorRequestId: aws.String(rule.Name), Name: aws.String(rule.Name)})
+				if err != nil {
+					log.Fatal(err)
+				}
+				id = aws.ToString(l.FirewallDomainList.Id)
+				lists[rule.Name] = id
+			}
+			for j := 0; j < len(rule.Domains); j += 1000 {
+				op := types.FirewallDomainUpdateOperationAdd
+				if j == 0 {
+					op = types.FirewallDomainUpdateOperationReplace
+				}
+				call()
+				if _, err := c.UpdateFirewallDomains(ctx, &r53r.UpdateFirewallDomainsInput{FirewallDomainListId: &id, Operation: op, Domains: rule.Domains[j:min(j+1000, len(rule.Domains))]}); err != nil {
+					log.Fatal(err)
+				}
+				for {
+					time.Sleep(settle)
+					call()
+					out, err := c.GetFirewallDomainList(ctx, &r53r.GetFirewallDomainListInput{FirewallDomainListId: &id})
+					if err != nil {
+						log.Fatal(err)
+					}
+					if out.FirewallDomainList.Status == types.FirewallDomainListStatusComplete {
+						break
+					}
+				}
+			}
+			if !ok {
+				call()
+				in := &r53r.CreateFirewallRuleInput{CreatorRequestId: aws.String(rule.Name), FirewallRuleGroupId: &group, FirewallDomainListId: &id,
+					Priority: aws.Int32(int32(1000 + i)), Action: types.Action(rule.Action), Name: aws.String(rule.Name)}
+				if rule.BlockResponse != nil {
+					in.BlockResponse = types.BlockResponse(*rule.BlockResponse)
+				}
+				if _, err := c.CreateFirewallRule(ctx, in); err != nil {
+					log.Fatal(err)
+				}
+			}
+		}
+	}
+	if second != nil {
+		install(first)
+		first = second
+		calls = 0
+	}
+	start := time.Now()
+	install(first)
+	total := 0
+	for _, r := range first.Rules {
+		total += len(r.Domains)
+	}
+	return result{added: total, calls: calls, bound: (total + 999) / 1000, took: time.Since(start)}
+}
+
+func startMoto() (string, func()) {
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		log.Fatal("moto_server is needed for the S3 import runs")
+	}
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	if err := cmd.Start(); err != nil {
+		log.Fatal(err)
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	for i := 0; i < 300; i++ {
+		if resp, err := http.Get(url + "/moto-api/"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return url, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+}
