@@ -37,8 +37,12 @@ func runExplain(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	opener, err := pf.opener(ctx, pol)
+	if err != nil {
+		return err
+	}
 	b, ref := compile.NewBuilder(), compile.NewReference()
-	if err := pol.Load(ctx, policy.Tee(b, ref)); err != nil {
+	if err := pol.Load(ctx, policy.Tee(b, ref), opener); err != nil {
 		return err
 	}
 	p, err := b.Compile(s)

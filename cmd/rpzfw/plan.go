@@ -29,8 +29,12 @@ func runPlan(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	opener, err := pf.opener(ctx, pol)
+	if err != nil {
+		return err
+	}
 	b := compile.NewBuilder()
-	if err := pol.Load(ctx, b); err != nil {
+	if err := pol.Load(ctx, b, opener); err != nil {
 		return err
 	}
 	p, err := b.Compile(s)

@@ -1,8 +1,14 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/rpzfw/rpzfw/internal/feed"
+	"github.com/rpzfw/rpzfw/internal/fwsync"
 
 	"github.com/rpzfw/rpzfw/internal/compile"
 	"github.com/rpzfw/rpzfw/internal/policy"
@@ -11,6 +17,8 @@ import (
 // policyFlags are the flags that say what to compile and how; plan and
 // explain share them.
 type policyFlags struct {
+	policyFile, cacheDir string
+	offline              bool
 	allowList, blockList string
 	monitorOnly          bool
 	maxDomains, maxRules int
@@ -19,6 +27,9 @@ type policyFlags struct {
 }
 
 func (f *policyFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.policyFile, "policy", "", "policy `FILE` (YAML: sources, allow and block lists; see docs/policy.md)")
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "`directory` for the last good copy of each source of --policy (default: the state directory)")
+	fs.BoolVar(&f.offline, "offline", false, "with --policy, use the last good copies without fetching")
 	fs.StringVar(&f.allowList, "allow-list", "", "`FILE` of domains never blocked (one per line, *.name for subdomains); checked first")
 	fs.StringVar(&f.blockList, "block-list", "", "`FILE` of domains always blocked with NXDOMAIN; checked after the allow list, before the zones")
 	fs.BoolVar(&f.monitorOnly, "monitor-only", false, "alert instead of blocking")
@@ -45,17 +56,54 @@ func (f *policyFlags) settings() (compile.Settings, error) {
 	}, nil
 }
 
+// policy builds the policy from --policy, or from the zone arguments and
+// list flags. The two ways do not mix, so that what runs is what one file
+// or one command line says.
 func (f *policyFlags) policy(zoneArgs []string) (policy.Policy, error) {
-	p := policy.Policy{AllowList: f.allowList, BlockList: f.blockList}
+	if f.policyFile != "" {
+		if len(zoneArgs) > 0 || f.allowList != "" || f.blockList != "" {
+			return policy.Policy{}, fmt.Errorf("%w: --policy takes its sources and lists from the file; drop the zone arguments and list flags", errUsage)
+		}
+		return policy.ParseFile(f.policyFile)
+	}
+	p := policy.Policy{MaxShrink: policy.DefaultMaxShrink}
+	if f.allowList != "" {
+		p.Allow.File = f.allowList
+	}
+	if f.blockList != "" {
+		p.Block.File = f.blockList
+	}
 	for _, a := range zoneArgs {
 		z, err := policy.ParseZoneArg(a)
 		if err != nil {
 			return p, fmt.Errorf("%w: %v", errUsage, err)
 		}
-		p.Zones = append(p.Zones, z)
+		p.Sources = append(p.Sources, z)
 	}
-	if len(p.Zones) == 0 && p.AllowList == "" && p.BlockList == "" {
-		return p, fmt.Errorf("%w: give at least one zone (FILE or ORIGIN=FILE) or a list", errUsage)
+	if len(p.Sources) == 0 && f.allowList == "" && f.blockList == "" {
+		return p, fmt.Errorf("%w: give at least one zone (FILE or ORIGIN=FILE), a list, or --policy FILE", errUsage)
 	}
 	return p, nil
+}
+
+// opener fetches the sources of a policy file (unless --offline) and opens
+// their last good copies; plain zone arguments are read directly.
+func (f *policyFlags) opener(ctx context.Context, p policy.Policy) (policy.Opener, error) {
+	if f.policyFile == "" {
+		return nil, nil
+	}
+	dir := f.cacheDir
+	if dir == "" {
+		dir = filepath.Join(fwsync.DefaultStateDir(), "feeds", p.Name)
+	}
+	m, err := feed.NewManager(dir, p)
+	if err != nil {
+		return nil, err
+	}
+	if !f.offline {
+		for name, err := range m.RefreshAll(ctx) {
+			slog.Warn("a source could not be refreshed; its last good copy is used", "source", name, "err", err)
+		}
+	}
+	return m, nil
 }

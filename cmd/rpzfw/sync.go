@@ -115,9 +115,13 @@ func runSync(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	opener, err := pf.opener(ctx, pol)
+	if err != nil {
+		return err
+	}
 	res, err := s.Sync(ctx, func(max int) (*compile.Plan, error) {
 		b := compile.NewBuilder()
-		if err := pol.Load(ctx, b); err != nil {
+		if err := pol.Load(ctx, b, opener); err != nil {
 			return nil, err
 		}
 		st := settings

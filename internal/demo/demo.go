@@ -82,7 +82,7 @@ func Run(ctx context.Context, w io.Writer, cfg Config) error {
 		return err
 	}
 	b, ref := compile.NewBuilder(), compile.NewReference()
-	if err := cfg.Policy.Load(ctx, policy.Tee(b, ref)); err != nil {
+	if err := cfg.Policy.Load(ctx, policy.Tee(b, ref), nil); err != nil {
 		return err
 	}
 	var plan *compile.Plan

@@ -413,16 +413,15 @@ func (s *Syncer) readList(ctx context.Context, id string) ([]string, error) {
 }
 
 // settle waits until a list is COMPLETE and returns its domain count. For a
-// list just changed (fresh), the first poll comes after about as long as
-// the last change took to settle, so a steady stream of updates costs
-// about one poll each.
+// list just changed (fresh), the first poll waits a delay tuned by the
+// polls before it, so a steady stream of updates costs about one poll each.
 func (s *Syncer) settle(ctx context.Context, id string, fresh bool) (int, error) {
 	delay := s.cfg.PollInitial
-	if learned := time.Duration(s.lastSettle.Load()); learned > 0 {
+	if learned := time.Duration(s.lastSettle.Load()); learned > 0 && fresh {
 		delay = min(max(learned, s.cfg.PollInitial/8), s.cfg.PollMax)
 	}
-	started := time.Now()
-	deadline := started.Add(s.cfg.SettleTimeout)
+	firstDelay := delay
+	deadline := time.Now().Add(s.cfg.SettleTimeout)
 	wait := func(d time.Duration) error {
 		select {
 		case <-ctx.Done():
@@ -449,11 +448,13 @@ func (s *Syncer) settle(ctx context.Context, id string, fresh bool) (int, error)
 		switch l.Status {
 		case types.FirewallDomainListStatusComplete:
 			if fresh {
-				took := time.Since(started)
-				if polls == 1 {
-					took = took * 3 / 4 // settled before the first poll: try sooner next time
+				// Tune the wait before the first poll: shorter while one
+				// poll is enough, longer when it takes another.
+				next := firstDelay * 97 / 100
+				if polls > 1 {
+					next = firstDelay * 13 / 10
 				}
-				s.lastSettle.Store(int64(took))
+				s.lastSettle.Store(int64(max(next, time.Millisecond)))
 			}
 			return int(aws.ToInt32(l.DomainCount)), nil
 		case types.FirewallDomainListStatusCompleteImportFailed:

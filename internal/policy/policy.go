@@ -15,35 +15,31 @@ import (
 	"github.com/rpzfw/rpzfw/internal/rpz"
 )
 
-// Zone is an RPZ zone read from a file.
-type Zone struct {
-	// Name identifies the zone in reports; defaults to the origin, or the
-	// file name when the origin comes from the file.
+// Policy is an ordered set of sources: the allow list first, then the block
+// list, then the sources in order; the first that matches decides.
+type Policy struct {
 	Name string
-	// Origin is the zone name; empty takes the file's first $ORIGIN.
-	Origin string
-	Path   string
+	// File is the policy file it came from, if any.
+	File    string
+	Allow   ListSpec
+	Block   ListSpec
+	Sources []SourceSpec
+	// MaxShrink is the share a source may lose in one update before the
+	// update is held for a person to accept.
+	MaxShrink float64
 }
 
-// ParseZoneArg reads a command-line zone argument: "FILE" or
-// "ORIGIN=FILE".
-func ParseZoneArg(arg string) (Zone, error) {
-	z := Zone{Path: arg}
+// ParseZoneArg reads a command-line zone argument, "FILE" or
+// "ORIGIN=FILE", as a file source.
+func ParseZoneArg(arg string) (SourceSpec, error) {
+	s := SourceSpec{Kind: KindFile, Format: "rpz", Path: arg}
 	if origin, path, ok := strings.Cut(arg, "="); ok {
 		if origin == "" || path == "" {
-			return Zone{}, fmt.Errorf("zone argument %q: want FILE or ORIGIN=FILE", arg)
+			return SourceSpec{}, fmt.Errorf("zone argument %q: want FILE or ORIGIN=FILE", arg)
 		}
-		z.Origin, z.Path = origin, path
+		s.Origin, s.Path = origin, path
 	}
-	return z, nil
-}
-
-// Policy is an ordered set of sources. The allow list comes first, then the
-// block list, then the zones in order.
-type Policy struct {
-	AllowList string // path of a domain list, optional
-	BlockList string // path of a domain list, optional
-	Zones     []Zone
+	return s, nil
 }
 
 // Sink receives sources and records; compile.Builder and compile.Reference
@@ -81,80 +77,141 @@ func (t tee) Add(src int, r rpz.Record) {
 // Tee returns a sink that feeds every sink given.
 func Tee(sinks ...Sink) Sink { return tee(sinks) }
 
-// Load reads every source of p into sink, in precedence order. A source
-// that cannot be read or parsed fails the whole load: a half-read policy is
-// never compiled.
-func (p Policy) Load(ctx context.Context, sink Sink) error {
-	if p.AllowList == "" && p.BlockList == "" && len(p.Zones) == 0 {
+// Opener gives the current copy of a source: the file itself, or the last
+// good copy a feed fetched.
+type Opener interface {
+	Open(ctx context.Context, s SourceSpec) (io.ReadCloser, error)
+}
+
+// FileOpener opens file sources; other kinds need a feed manager.
+type FileOpener struct{}
+
+// Open opens a file source.
+func (FileOpener) Open(_ context.Context, s SourceSpec) (io.ReadCloser, error) {
+	if s.Kind != KindFile {
+		return nil, fmt.Errorf("source %s is a %s source: it must be fetched first (rpzfw feeds refresh)", s.Name, s.Kind)
+	}
+	f, err := os.Open(s.Path)
+	if err != nil {
+		return nil, fmt.Errorf("opening source: %w", err)
+	}
+	return f, nil
+}
+
+// Load reads every source of p into sink, in precedence order, through
+// open (nil: files only). A source that cannot be read or parsed fails the
+// whole load: a half-read policy is never compiled.
+func (p Policy) Load(ctx context.Context, sink Sink, open Opener) error {
+	if open == nil {
+		open = FileOpener{}
+	}
+	if p.Allow.empty() && p.Block.empty() && len(p.Sources) == 0 {
 		return fmt.Errorf("the policy has no sources: give at least one zone or list")
 	}
-	if p.AllowList != "" {
-		if err := loadList(ctx, sink, "allow-list", p.AllowList, true); err != nil {
+	for _, l := range []struct {
+		spec  ListSpec
+		name  string
+		allow bool
+	}{{p.Allow, "allow-list", true}, {p.Block, "block-list", false}} {
+		if l.spec.empty() {
+			continue
+		}
+		if err := loadList(ctx, sink, l.name, l.spec, l.allow); err != nil {
 			return err
 		}
 	}
-	if p.BlockList != "" {
-		if err := loadList(ctx, sink, "block-list", p.BlockList, false); err != nil {
-			return err
-		}
-	}
-	for _, z := range p.Zones {
-		if err := loadZone(ctx, sink, z); err != nil {
+	for _, s := range p.Sources {
+		if err := loadSource(ctx, sink, open, s); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func loadList(ctx context.Context, sink Sink, name, path string, allow bool) error {
-	return withFile(ctx, path, func(r io.Reader) (int, error) {
-		idx, err := sink.AddSource(compile.Source{Name: name, File: path, Kind: compile.KindList, Allow: allow})
-		if err != nil {
-			return 0, err
+func loadList(ctx context.Context, sink Sink, name string, l ListSpec, allow bool) error {
+	file := l.File
+	if file == "" {
+		file = name
+	}
+	idx, err := sink.AddSource(compile.Source{Name: name, File: file, Kind: compile.KindList, Allow: allow})
+	if err != nil {
+		return err
+	}
+	if l.File == "" {
+		for i, d := range l.Domains {
+			_, err := rpz.ReadList(strings.NewReader(d), name, func(r rpz.Record) error {
+				r.Line = l.Line + i + 1
+				sink.Add(idx, r)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
 		}
-		return rpz.ReadList(r, path, func(rec rpz.Record) error { sink.Add(idx, rec); return nil })
+		return nil
+	}
+	return timed(ctx, file, func() (int, error) {
+		f, err := os.Open(l.File)
+		if err != nil {
+			return 0, fmt.Errorf("opening %s: %w", name, err)
+		}
+		defer f.Close()
+		return rpz.ReadList(f, l.File, func(r rpz.Record) error { sink.Add(idx, r); return nil })
 	})
 }
 
-func loadZone(ctx context.Context, sink Sink, z Zone) error {
-	return withFile(ctx, z.Path, func(r io.Reader) (int, error) {
-		br := bufio.NewReaderSize(r, 64<<10)
-		name := z.Name
-		if name == "" {
-			name = strings.TrimSuffix(z.Origin, ".")
+func loadSource(ctx context.Context, sink Sink, open Opener, s SourceSpec) error {
+	rc, err := open.Open(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	file := s.Path
+	if file == "" {
+		file = s.Name
+	}
+	br := bufio.NewReaderSize(rc, 64<<10)
+	name := s.Name
+	origin := s.Origin
+	if origin == "" && s.Kind == KindZoneTransfer {
+		origin = s.Zone
+	}
+	if name == "" {
+		name = strings.TrimSuffix(origin, ".")
+	}
+	if name == "" && s.Format != "list" {
+		name = rpz.SniffOrigin(br)
+	}
+	if name == "" {
+		name = filepath.Base(file)
+	}
+	kind := compile.KindZone
+	if s.Format == "list" {
+		kind = compile.KindList
+	}
+	idx, err := sink.AddSource(compile.Source{Name: name, File: file, Kind: kind, Allow: s.Allow})
+	if err != nil {
+		return err
+	}
+	return timed(ctx, file, func() (int, error) {
+		add := func(r rpz.Record) error { sink.Add(idx, r); return nil }
+		if kind == compile.KindList {
+			return rpz.ReadList(br, file, add)
 		}
-		if name == "" {
-			name = rpz.SniffOrigin(br)
-		}
-		if name == "" {
-			name = filepath.Base(z.Path)
-		}
-		idx, err := sink.AddSource(compile.Source{Name: name, File: z.Path, Kind: compile.KindZone})
-		if err != nil {
-			return 0, err
-		}
-		return rpz.ReadZone(br, rpz.ZoneOptions{File: z.Path, Origin: z.Origin}, func(rec rpz.Record) error {
-			sink.Add(idx, rec)
-			return nil
-		})
+		return rpz.ReadZone(br, rpz.ZoneOptions{File: file, Origin: origin}, add)
 	})
 }
 
-// withFile opens path, hands it to read, and logs how much was read.
-func withFile(ctx context.Context, path string, read func(io.Reader) (int, error)) error {
+// timed runs read and logs how much it read and how long it took.
+func timed(ctx context.Context, file string, read func() (int, error)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("opening source: %w", err)
-	}
-	defer f.Close()
 	start := time.Now()
-	n, err := read(f)
+	n, err := read()
 	if err != nil {
 		return err
 	}
-	slog.InfoContext(ctx, "read source", "file", path, "records", n, "took", time.Since(start).Round(time.Millisecond))
+	slog.InfoContext(ctx, "read source", "file", file, "records", n, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }

@@ -1,0 +1,299 @@
+package feed
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rpzfw/rpzfw/internal/policy"
+	"github.com/rpzfw/rpzfw/internal/rpz"
+)
+
+// Status is what rpzfw knows of one source.
+type Status struct {
+	Name         string    `json:"name"`
+	Kind         string    `json:"kind"`
+	Serial       uint32    `json:"serial,omitempty"`
+	ETag         string    `json:"etag,omitempty"`
+	LastModified string    `json:"last_modified,omitempty"`
+	Records      int       `json:"records"`
+	LastSuccess  time.Time `json:"last_success,omitempty"`
+	LastAttempt  time.Time `json:"last_attempt,omitempty"`
+	LastError    string    `json:"last_error,omitempty"`
+	// Bytes and Took describe the last fetch that brought data.
+	Bytes int64         `json:"bytes"`
+	Took  time.Duration `json:"took_ns"`
+	// Transfer says how the last fetch went: "AXFR", "IXFR", "unchanged",
+	// "304", "file".
+	Transfer string `json:"transfer,omitempty"`
+	Held     *Held  `json:"held,omitempty"`
+	// Refresh and Retry come from the zone's SOA (zone transfers).
+	Refresh time.Duration `json:"refresh_ns,omitempty"`
+	Retry   time.Duration `json:"retry_ns,omitempty"`
+	// FileSize and FileMod let a file source skip an unchanged file.
+	FileSize int64     `json:"file_size,omitempty"`
+	FileMod  time.Time `json:"file_mod,omitempty"`
+}
+
+// Held is an update waiting for a person.
+type Held struct {
+	Records int       `json:"records"`
+	Since   time.Time `json:"since"`
+	Reason  string    `json:"reason"`
+	Serial  uint32    `json:"serial,omitempty"`
+	ETag    string    `json:"etag,omitempty"`
+}
+
+// Manager fetches and keeps the sources of one policy.
+type Manager struct {
+	Dir    string
+	Policy policy.Policy
+	HTTP   *http.Client
+	Now    func() time.Time
+	Log    *slog.Logger
+
+	mu      sync.Mutex
+	locks   map[string]*sync.Mutex
+	trigger chan string
+}
+
+// NewManager makes a manager keeping copies in dir.
+func NewManager(dir string, p policy.Policy) (*Manager, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("feed cache: %w", err)
+	}
+	return &Manager{Dir: dir, Policy: p, HTTP: &http.Client{Timeout: 5 * time.Minute}, Now: time.Now, Log: slog.Default(),
+		locks: map[string]*sync.Mutex{}, trigger: make(chan string, 16)}, nil
+}
+
+func (m *Manager) source(name string) (policy.SourceSpec, error) {
+	for _, s := range m.Policy.Sources {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	return policy.SourceSpec{}, fmt.Errorf("the policy has no source named %q", name)
+}
+
+func (m *Manager) path(name, ext string) string { return filepath.Join(m.Dir, name+ext) }
+
+func (m *Manager) lock(name string) func() {
+	m.mu.Lock()
+	l, ok := m.locks[name]
+	if !ok {
+		l = &sync.Mutex{}
+		m.locks[name] = l
+	}
+	m.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// Status returns the saved status of a source.
+func (m *Manager) Status(name string) Status {
+	st := Status{Name: name}
+	if b, err := os.ReadFile(m.path(name, ".status.json")); err == nil {
+		_ = json.Unmarshal(b, &st)
+	}
+	return st
+}
+
+// Statuses returns every source's status, in policy order.
+func (m *Manager) Statuses() []Status {
+	var out []Status
+	for _, s := range m.Policy.Sources {
+		st := m.Status(s.Name)
+		st.Kind = s.Kind
+		out = append(out, st)
+	}
+	return out
+}
+
+func (m *Manager) saveStatus(st Status) error {
+	b, _ := json.MarshalIndent(st, "", "  ")
+	return writeAtomic(m.path(st.Name, ".status.json"), b)
+}
+
+// Open returns the last good copy of a source (policy.Opener).
+func (m *Manager) Open(_ context.Context, s policy.SourceSpec) (io.ReadCloser, error) {
+	f, err := os.Open(m.path(s.Name, ".good"))
+	if errors.Is(err, os.ErrNotExist) {
+		st := m.Status(s.Name)
+		why := "it was never fetched"
+		if st.LastError != "" {
+			why = "the last fetch failed: " + st.LastError
+		}
+		return nil, fmt.Errorf("source %s has no good copy yet: %s", s.Name, why)
+	}
+	return f, err
+}
+
+// fetched is what a fetch brought.
+type fetched struct {
+	body      []byte // nil: unchanged
+	serial    uint32
+	etag, mod string
+	transfer  string
+	bytes     int64
+	refresh   time.Duration
+	retry     time.Duration
+	fileSize  int64
+	fileMod   time.Time
+}
+
+// Refresh fetches one source now and makes it current if it is good. The
+// returned bool says whether the current copy changed.
+func (m *Manager) Refresh(ctx context.Context, name string) (bool, error) {
+	s, err := m.source(name)
+	if err != nil {
+		return false, err
+	}
+	defer m.lock(name)()
+	st := m.Status(name)
+	st.Name, st.Kind = name, s.Kind
+	st.LastAttempt = m.Now()
+	start := time.Now()
+	var f fetched
+	switch s.Kind {
+	case policy.KindFile:
+		f, err = fetchFile(s, st)
+	case policy.KindHTTPS:
+		f, err = fetchHTTPS(ctx, m.HTTP, s, st)
+	case policy.KindZoneTransfer:
+		f, err = m.fetchZone(ctx, s, st)
+	default:
+		err = fmt.Errorf("unknown source kind %q", s.Kind)
+	}
+	took := time.Since(start)
+	if err != nil {
+		st.LastError = err.Error()
+		_ = m.saveStatus(st)
+		m.Log.Warn("fetching a source failed; keeping its last good copy", "source", name, "err", err)
+		return false, fmt.Errorf("source %s: %w", name, err)
+	}
+	if f.refresh > 0 {
+		st.Refresh, st.Retry = f.refresh, f.retry
+	}
+	if f.body == nil {
+		st.LastSuccess, st.LastError, st.Transfer = m.Now(), "", f.transfer
+		if f.fileSize > 0 {
+			st.FileSize, st.FileMod = f.fileSize, f.fileMod
+		}
+		return false, m.saveStatus(st)
+	}
+	n, perr := countRecords(s, f.body)
+	if perr != nil {
+		st.LastError = "the new copy does not parse: " + perr.Error()
+		_ = m.saveStatus(st)
+		m.Log.Warn("a source's new copy does not parse; keeping the last good copy", "source", name, "err", perr)
+		return false, fmt.Errorf("source %s: %s", name, st.LastError)
+	}
+	if _, statErr := os.Stat(m.path(name, ".good")); statErr == nil && st.Held == nil {
+		shrunk := n == 0 && st.Records > 0 || float64(n) < (1-m.Policy.MaxShrink)*float64(st.Records)
+		if shrunk {
+			reason := fmt.Sprintf("shrank from %d to %d records (more than %.0f%%)", st.Records, n, m.Policy.MaxShrink*100)
+			if err := writeAtomic(m.path(name, ".held"), f.body); err != nil {
+				return false, err
+			}
+			st.Held = &Held{Records: n, Since: m.Now(), Reason: reason, Serial: f.serial, ETag: f.etag}
+			st.LastError = "update held: " + reason + "; run 'rpzfw feeds accept " + name + "' to use it"
+			_ = m.saveStatus(st)
+			m.Log.Warn("a source shrank sharply; holding the update until it is accepted", "source", name, "from", st.Records, "to", n)
+			return false, nil
+		}
+	} else if st.Held != nil && n >= st.Held.Records && float64(n) >= (1-m.Policy.MaxShrink)*float64(st.Records) {
+		st.Held = nil // the source recovered on its own
+		_ = os.Remove(m.path(name, ".held"))
+	} else if st.Held != nil {
+		if err := writeAtomic(m.path(name, ".held"), f.body); err != nil {
+			return false, err
+		}
+		st.Held.Records, st.Held.Serial, st.Held.ETag = n, f.serial, f.etag
+		_ = m.saveStatus(st)
+		return false, nil
+	}
+	if err := writeAtomic(m.path(name, ".good"), f.body); err != nil {
+		return false, err
+	}
+	st.Records, st.Serial, st.ETag, st.LastModified = n, f.serial, f.etag, f.mod
+	st.LastSuccess, st.LastError, st.Bytes, st.Took, st.Transfer = m.Now(), "", f.bytes, took, f.transfer
+	st.FileSize, st.FileMod = f.fileSize, f.fileMod
+	m.Log.Info("source updated", "source", name, "records", n, "bytes", f.bytes, "took", took.Round(time.Millisecond), "how", f.transfer)
+	return true, m.saveStatus(st)
+}
+
+// RefreshAll refreshes every source; it returns the errors by source.
+func (m *Manager) RefreshAll(ctx context.Context) map[string]error {
+	errs := map[string]error{}
+	for _, s := range m.Policy.Sources {
+		if _, err := m.Refresh(ctx, s.Name); err != nil {
+			errs[s.Name] = err
+		}
+	}
+	return errs
+}
+
+// Accept makes a held update current.
+func (m *Manager) Accept(name string) error {
+	if _, err := m.source(name); err != nil {
+		return err
+	}
+	defer m.lock(name)()
+	st := m.Status(name)
+	if st.Held == nil {
+		return fmt.Errorf("source %s has no held update", name)
+	}
+	if err := os.Rename(m.path(name, ".held"), m.path(name, ".good")); err != nil {
+		return fmt.Errorf("accepting the held update of %s: %w", name, err)
+	}
+	st.Records, st.Serial, st.ETag = st.Held.Records, st.Held.Serial, st.Held.ETag
+	st.Held, st.LastError, st.LastSuccess = nil, "", m.Now()
+	return m.saveStatus(st)
+}
+
+// countRecords parses a candidate copy, which must be a valid source.
+func countRecords(s policy.SourceSpec, body []byte) (int, error) {
+	if s.Format == "list" {
+		return rpz.ReadList(bytes.NewReader(body), s.Name, func(rpz.Record) error { return nil })
+	}
+	origin := s.Origin
+	if origin == "" {
+		origin = s.Zone
+	}
+	return rpz.ReadZone(bytes.NewReader(body), rpz.ZoneOptions{File: s.Name, Origin: origin}, func(rpz.Record) error { return nil })
+}
+
+func fetchFile(s policy.SourceSpec, st Status) (fetched, error) {
+	fi, err := os.Stat(s.Path)
+	if err != nil {
+		return fetched{}, fmt.Errorf("reading %s: %w", s.Path, err)
+	}
+	if fi.Size() == st.FileSize && fi.ModTime().Equal(st.FileMod) {
+		return fetched{transfer: "unchanged", fileSize: fi.Size(), fileMod: fi.ModTime()}, nil
+	}
+	body, err := os.ReadFile(s.Path)
+	if err != nil {
+		return fetched{}, fmt.Errorf("reading %s: %w", s.Path, err)
+	}
+	return fetched{body: body, transfer: "file", bytes: int64(len(body)), fileSize: fi.Size(), fileMod: fi.ModTime()}, nil
+}
+
+func writeAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}

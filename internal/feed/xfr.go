@@ -1,0 +1,232 @@
+package feed
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/rpzfw/rpzfw/internal/policy"
+)
+
+// serialNewer reports whether a is newer than b in RFC 1982 arithmetic.
+func serialNewer(a, b uint32) bool { return a != b && int32(a-b) > 0 }
+
+// fetchZone transfers the zone: IXFR from the stored serial when there is
+// one, else (or when the primary cannot answer incrementally) AXFR.
+func (m *Manager) fetchZone(ctx context.Context, s policy.SourceSpec, st Status) (fetched, error) {
+	var errs []string
+	for _, primary := range s.Primaries {
+		if _, err := os.Stat(m.path(s.Name, ".good")); err == nil && s.IXFR && st.Serial != 0 {
+			f, err := m.ixfr(ctx, s, primary, st)
+			if err == nil {
+				return f, nil
+			}
+			if errors.Is(err, errAuth) {
+				errs = append(errs, fmt.Sprintf("%s: %v", primary, err))
+				continue
+			}
+			m.Log.Info("IXFR not possible; falling back to AXFR", "source", s.Name, "primary", primary, "why", err)
+		}
+		f, err := axfr(ctx, s, primary)
+		if err == nil {
+			if st.Serial != 0 && !serialNewer(f.serial, st.Serial) && f.serial != st.Serial {
+				return fetched{}, fmt.Errorf("%s: the primary's serial %d is older than ours (%d): refusing to go back", primary, f.serial, st.Serial)
+			}
+			if f.serial == st.Serial && st.Held == nil {
+				return fetched{transfer: "unchanged", refresh: f.refresh, retry: f.retry}, nil
+			}
+			return f, nil
+		}
+		errs = append(errs, fmt.Sprintf("%s: %v", primary, err))
+	}
+	return fetched{}, fmt.Errorf("zone transfer of %s failed: %s", s.Zone, strings.Join(errs, "; "))
+}
+
+var errAuth = errors.New("the primary refused our TSIG key (NOTAUTH): check the key name, algorithm and secret")
+
+func newTransfer(s policy.SourceSpec, m *dns.Msg) *dns.Transfer {
+	t := &dns.Transfer{DialTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 10 * time.Second}
+	if s.TSIG != nil {
+		name := dns.Fqdn(s.TSIG.Name)
+		t.TsigSecret = map[string]string{name: s.TSIG.Secret}
+		m.SetTsig(name, s.TSIG.AlgorithmName(), 300, time.Now().Unix())
+	}
+	return t
+}
+
+// receive reads a whole transfer.
+func receive(ctx context.Context, s policy.SourceSpec, m *dns.Msg, primary string) ([]dns.RR, int64, error) {
+	t := newTransfer(s, m)
+	ch, err := t.In(m, primary)
+	if err != nil {
+		return nil, 0, classify(err)
+	}
+	var rrs []dns.RR
+	var size int64
+	for env := range ch {
+		if env.Error != nil {
+			return nil, 0, classify(env.Error)
+		}
+		for _, rr := range env.RR {
+			size += int64(dns.Len(rr))
+		}
+		rrs = append(rrs, env.RR...)
+		if ctx.Err() != nil {
+			return nil, 0, ctx.Err()
+		}
+	}
+	if len(rrs) == 0 {
+		return nil, 0, fmt.Errorf("empty transfer")
+	}
+	return rrs, size, nil
+}
+
+func classify(err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "NOTAUTH"), strings.Contains(msg, "rcode: 9"), strings.Contains(msg, "bad signature"), strings.Contains(msg, "BADSIG"), strings.Contains(msg, "BADKEY"), strings.Contains(msg, "signature"):
+		return fmt.Errorf("%w (%s)", errAuth, msg)
+	}
+	return err
+}
+
+func soaTimes(soa *dns.SOA) (time.Duration, time.Duration) {
+	return time.Duration(soa.Refresh) * time.Second, time.Duration(soa.Retry) * time.Second
+}
+
+func axfr(ctx context.Context, s policy.SourceSpec, primary string) (fetched, error) {
+	m := new(dns.Msg)
+	m.SetAxfr(dns.Fqdn(s.Zone))
+	rrs, size, err := receive(ctx, s, m, primary)
+	if err != nil {
+		return fetched{}, fmt.Errorf("AXFR: %w", err)
+	}
+	soa, ok := rrs[0].(*dns.SOA)
+	if !ok {
+		return fetched{}, fmt.Errorf("AXFR: the transfer does not start with the SOA")
+	}
+	if last, ok := rrs[len(rrs)-1].(*dns.SOA); !ok || last.Serial != soa.Serial {
+		return fetched{}, fmt.Errorf("AXFR: the transfer does not end with the SOA: incomplete")
+	}
+	refresh, retry := soaTimes(soa)
+	return fetched{body: zoneText(s.Zone, rrs[:len(rrs)-1]), serial: soa.Serial, transfer: "AXFR", bytes: size, refresh: refresh, retry: retry}, nil
+}
+
+// ixfr asks for the changes since our serial and applies them to the
+// stored copy.
+func (m *Manager) ixfr(ctx context.Context, s policy.SourceSpec, primary string, st Status) (fetched, error) {
+	q := new(dns.Msg)
+	q.SetIxfr(dns.Fqdn(s.Zone), st.Serial, "", "")
+	rrs, size, err := receive(ctx, s, q, primary)
+	if err != nil {
+		return fetched{}, err
+	}
+	soa, ok := rrs[0].(*dns.SOA)
+	if !ok {
+		return fetched{}, fmt.Errorf("IXFR: the answer does not start with the SOA")
+	}
+	refresh, retry := soaTimes(soa)
+	if len(rrs) == 1 {
+		if soa.Serial == st.Serial {
+			return fetched{transfer: "unchanged", refresh: refresh, retry: retry}, nil
+		}
+		return fetched{}, fmt.Errorf("IXFR: only the SOA (serial %d) came back", soa.Serial)
+	}
+	if _, incremental := rrs[1].(*dns.SOA); !incremental {
+		// The primary sent the whole zone instead (RFC 1995 allows it,
+		// e.g. when its journal no longer reaches our serial).
+		if last, ok := rrs[len(rrs)-1].(*dns.SOA); !ok || last.Serial != soa.Serial {
+			return fetched{}, fmt.Errorf("IXFR: full-zone answer is incomplete")
+		}
+		return fetched{body: zoneText(s.Zone, rrs[:len(rrs)-1]), serial: soa.Serial, transfer: "AXFR (via IXFR)", bytes: size, refresh: refresh, retry: retry}, nil
+	}
+	zone, err := m.loadRRs(s)
+	if err != nil {
+		return fetched{}, err
+	}
+	// Difference sequences: SOA(old) deletions SOA(new) additions ..., then
+	// the final SOA.
+	body := rrs[1 : len(rrs)-1]
+	for i := 0; i < len(body); {
+		from, ok := body[i].(*dns.SOA)
+		if !ok {
+			return fetched{}, fmt.Errorf("IXFR: malformed difference sequence")
+		}
+		i++
+		for ; i < len(body); i++ {
+			if _, isSOA := body[i].(*dns.SOA); isSOA {
+				break
+			}
+			delete(zone, rrKey(body[i]))
+		}
+		if i >= len(body) {
+			return fetched{}, fmt.Errorf("IXFR: a difference sequence from serial %d has no end", from.Serial)
+		}
+		i++ // the new SOA
+		for ; i < len(body); i++ {
+			if _, isSOA := body[i].(*dns.SOA); isSOA {
+				break
+			}
+			zone[rrKey(body[i])] = body[i]
+		}
+	}
+	out := make([]dns.RR, 0, len(zone)+1)
+	out = append(out, soa)
+	for _, rr := range zone {
+		if _, isSOA := rr.(*dns.SOA); !isSOA {
+			out = append(out, rr)
+		}
+	}
+	return fetched{body: zoneText(s.Zone, out), serial: soa.Serial, transfer: "IXFR", bytes: size, refresh: refresh, retry: retry}, nil
+}
+
+// rrKey identifies a record regardless of its TTL, as IXFR deletions do.
+func rrKey(rr dns.RR) string {
+	c := dns.Copy(rr)
+	c.Header().Ttl = 0
+	c.Header().Name = strings.ToLower(c.Header().Name)
+	return c.String()
+}
+
+func (m *Manager) loadRRs(s policy.SourceSpec) (map[string]dns.RR, error) {
+	f, err := os.Open(m.path(s.Name, ".good"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zp := dns.NewZoneParser(bufio.NewReader(f), dns.Fqdn(s.Zone), s.Name)
+	out := map[string]dns.RR{}
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		out[rrKey(rr)] = rr
+	}
+	if err := zp.Err(); err != nil {
+		return nil, fmt.Errorf("reading the stored copy: %w", err)
+	}
+	return out, nil
+}
+
+// zoneText writes records as a zone file, SOA first.
+func zoneText(zone string, rrs []dns.RR) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "$ORIGIN %s\n", dns.Fqdn(zone))
+	for _, rr := range rrs {
+		if _, ok := rr.(*dns.SOA); ok {
+			b.WriteString(rr.String())
+			b.WriteByte('\n')
+		}
+	}
+	for _, rr := range rrs {
+		if _, ok := rr.(*dns.SOA); !ok {
+			b.WriteString(rr.String())
+			b.WriteByte('\n')
+		}
+	}
+	return b.Bytes()
+}
