@@ -30,6 +30,7 @@ func commands() []command {
 		{"explain", "say which source and rule decide a query name, and why", runExplain},
 		{"sync", "make a DNS Firewall rule group match a policy, safely and with few API calls", runSync},
 		{"unsync", "remove everything rpzfw made in a rule group", runUnsync},
+		{"feeds", "fetch a policy file's sources and show their state (status, refresh, accept, watch)", runFeeds},
 		{"iam-policy", "print the least-privilege IAM policy a device needs", runIAMPolicy},
 		{"emulator", "run a local Route 53 Resolver DNS Firewall (API, DNS, query logs); 'emulator traffic' sends queries", runEmulator},
 		{"version", "print the version", func(context.Context, []string, io.Writer) error {

@@ -166,3 +166,26 @@ func TestDemo(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanWithPolicyFile(t *testing.T) {
+	dir := t.TempDir()
+	zone := writeFile(t, "z.rpz", testZone)
+	policyFile := filepath.Join(dir, "policy.yaml")
+	os.WriteFile(policyFile, []byte("name: test\nallow_list: [ok.evil.example]\nsources:\n  - name: local\n    kind: file\n    path: "+zone+"\n"), 0o644)
+	out, stderr, code := runCLI(t, "plan", "--policy", policyFile, "--cache-dir", filepath.Join(dir, "cache"), "--format", "json")
+	if code != 0 || !strings.Contains(out, `"Domains":["ok.evil.example"]`) {
+		t.Fatalf("exit %d: %s %s", code, out, stderr)
+	}
+	out, _, code = runCLI(t, "feeds", "status", "--policy", policyFile, "--cache-dir", filepath.Join(dir, "cache"))
+	if code != 0 || !strings.Contains(out, "local") || !strings.Contains(out, "ok") {
+		t.Fatalf("feeds status: %s", out)
+	}
+	// Zones and --policy do not mix.
+	if _, stderr, code := runCLI(t, "plan", "--policy", policyFile, zone); code != 2 || !strings.Contains(stderr, "--policy takes its sources") {
+		t.Fatalf("mixing: %d %s", code, stderr)
+	}
+	os.WriteFile(policyFile, []byte("sources:\n  - name: x\n    kind: ftp\n"), 0o644)
+	if _, stderr, code := runCLI(t, "plan", "--policy", policyFile); code != 1 || !strings.Contains(stderr, "policy.yaml:2: sources[0].kind") {
+		t.Fatalf("bad policy: %d %s", code, stderr)
+	}
+}

@@ -91,7 +91,7 @@ func receive(ctx context.Context, s policy.SourceSpec, m *dns.Msg, primary strin
 func classify(err error) error {
 	msg := err.Error()
 	switch {
-	case strings.Contains(msg, "NOTAUTH"), strings.Contains(msg, "rcode: 9"), strings.Contains(msg, "bad signature"), strings.Contains(msg, "BADSIG"), strings.Contains(msg, "BADKEY"), strings.Contains(msg, "signature"):
+	case strings.Contains(msg, "NOTAUTH"), strings.Contains(msg, "rcode: 9"), strings.Contains(msg, "bad authentication"), strings.Contains(msg, "bad signature"), strings.Contains(msg, "BADSIG"), strings.Contains(msg, "BADKEY"), strings.Contains(msg, "signature"):
 		return fmt.Errorf("%w (%s)", errAuth, msg)
 	}
 	return err
@@ -123,7 +123,7 @@ func axfr(ctx context.Context, s policy.SourceSpec, primary string) (fetched, er
 // stored copy.
 func (m *Manager) ixfr(ctx context.Context, s policy.SourceSpec, primary string, st Status) (fetched, error) {
 	q := new(dns.Msg)
-	q.SetIxfr(dns.Fqdn(s.Zone), st.Serial, "", "")
+	q.SetIxfr(dns.Fqdn(s.Zone), st.Serial, ".", ".")
 	rrs, size, err := receive(ctx, s, q, primary)
 	if err != nil {
 		return fetched{}, err

@@ -383,7 +383,7 @@ func (r reader) source(n *yaml.Node, key string) (SourceSpec, error) {
 				return s, r.errf(tsigNode, key+".tsig", "give exactly one of secret and secret_file")
 			}
 			if secretFile != "" {
-				b, err := os.ReadFile(secretFile)
+				b, err := readSmallFile(secretFile, 64<<10)
 				if err != nil {
 					return s, r.errf(tsigNode, key+".tsig.secret_file", "%v", err)
 				}
@@ -445,4 +445,17 @@ func sortStrings(s []string) {
 			s[j], s[j-1] = s[j-1], s[j]
 		}
 	}
+}
+
+// readSmallFile reads a regular file of at most max bytes: a key file that
+// is a device or a pipe would hang the reader.
+func readSmallFile(path string, max int64) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > max {
+		return nil, fmt.Errorf("%s: want a regular file of at most %d bytes", path, max)
+	}
+	return os.ReadFile(path)
 }
