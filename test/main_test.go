@@ -1,6 +1,8 @@
 package test
 
 import (
+	"io"
+	"log/slog"
 	"os"
 	"testing"
 )
@@ -11,3 +13,5 @@ func TestMain(m *testing.M) {
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	os.Exit(m.Run())
 }
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -35,7 +35,7 @@ type primary struct {
 	done   chan struct{}
 }
 
-func startPrimary(t *testing.T, records string, notifyPort int) *primary {
+func startPrimary(t testing.TB, records string, notifyPort int) *primary {
 	t.Helper()
 	bin, err := exec.LookPath("named")
 	if err != nil {
@@ -119,7 +119,7 @@ func (p *primary) stop() {
 
 // nsupdate changes the zone with the real nsupdate tool, signed with the
 // TSIG key.
-func (p *primary) nsupdate(t *testing.T, updates ...string) {
+func (p *primary) nsupdate(t testing.TB, updates ...string) {
 	t.Helper()
 	bin, err := exec.LookPath("nsupdate")
 	if err != nil {
@@ -141,7 +141,7 @@ func xfrPolicy(addr, secret string) policy.Policy {
 	}}}
 }
 
-func planOf(t *testing.T, m *feed.Manager) *compile.Plan {
+func planOf(t testing.TB, m *feed.Manager) *compile.Plan {
 	t.Helper()
 	b := compile.NewBuilder()
 	if err := m.Policy.Load(context.Background(), b, m); err != nil {

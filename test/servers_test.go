@@ -58,7 +58,7 @@ type rewrite struct{ policy, zone string }
 var rewriteLine = regexp.MustCompile(`\((\S+)\): rpz QNAME (\S+) rewrite \S+ via (\S+)`)
 
 // freePort finds a port for a server that cannot be handed a socket.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {

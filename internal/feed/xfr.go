@@ -147,7 +147,7 @@ func (m *Manager) ixfr(ctx context.Context, s policy.SourceSpec, primary string,
 		}
 		return fetched{body: zoneText(s.Zone, rrs[:len(rrs)-1]), serial: soa.Serial, transfer: "AXFR (via IXFR)", bytes: size, refresh: refresh, retry: retry}, nil
 	}
-	zone, err := m.loadRRs(s)
+	zone, err := m.loadLines(s)
 	if err != nil {
 		return fetched{}, err
 	}
@@ -164,7 +164,7 @@ func (m *Manager) ixfr(ctx context.Context, s policy.SourceSpec, primary string,
 			if _, isSOA := body[i].(*dns.SOA); isSOA {
 				break
 			}
-			delete(zone, rrKey(body[i]))
+			delete(zone, lineKey(body[i].String()))
 		}
 		if i >= len(body) {
 			return fetched{}, fmt.Errorf("IXFR: a difference sequence from serial %d has no end", from.Serial)
@@ -174,39 +174,50 @@ func (m *Manager) ixfr(ctx context.Context, s policy.SourceSpec, primary string,
 			if _, isSOA := body[i].(*dns.SOA); isSOA {
 				break
 			}
-			zone[rrKey(body[i])] = body[i]
+			line := body[i].String()
+			zone[lineKey(line)] = line
 		}
 	}
-	out := make([]dns.RR, 0, len(zone)+1)
-	out = append(out, soa)
-	for _, rr := range zone {
-		if _, isSOA := rr.(*dns.SOA); !isSOA {
-			out = append(out, rr)
-		}
+	var out bytes.Buffer
+	fmt.Fprintf(&out, "$ORIGIN %s\n%s\n", dns.Fqdn(s.Zone), soa.String())
+	for _, line := range zone {
+		out.WriteString(line)
+		out.WriteByte('\n')
 	}
-	return fetched{body: zoneText(s.Zone, out), serial: soa.Serial, transfer: "IXFR", bytes: size, refresh: refresh, retry: retry}, nil
+	return fetched{body: out.Bytes(), serial: soa.Serial, transfer: "IXFR", bytes: size, refresh: refresh, retry: retry}, nil
 }
 
-// rrKey identifies a record regardless of its TTL, as IXFR deletions do.
-func rrKey(rr dns.RR) string {
-	c := dns.Copy(rr)
-	c.Header().Ttl = 0
-	c.Header().Name = strings.ToLower(c.Header().Name)
-	return c.String()
+// lineKey identifies a record line ("owner TTL class type rdata", as
+// dns.RR.String writes it and as the stored copy holds it) regardless of
+// its TTL, as IXFR deletions do.
+func lineKey(line string) string {
+	f := strings.SplitN(line, "\t", 3)
+	if len(f) < 3 {
+		return line
+	}
+	return strings.ToLower(f[0]) + "\t" + f[2]
 }
 
-func (m *Manager) loadRRs(s policy.SourceSpec) (map[string]dns.RR, error) {
+// loadLines reads the stored copy, which zoneText wrote one record a line,
+// without parsing it: an IXFR on a large zone then costs a read, not a
+// parse. The SOA is left out; the transfer brings the new one.
+func (m *Manager) loadLines(s policy.SourceSpec) (map[string]string, error) {
 	f, err := os.Open(m.path(s.Name, ".good"))
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	zp := dns.NewZoneParser(bufio.NewReader(f), dns.Fqdn(s.Zone), s.Name)
-	out := map[string]dns.RR{}
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		out[rrKey(rr)] = rr
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "$") || strings.Contains(line, "\tSOA\t") {
+			continue
+		}
+		out[lineKey(line)] = line
 	}
-	if err := zp.Err(); err != nil {
+	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("reading the stored copy: %w", err)
 	}
 	return out, nil
