@@ -1,7 +1,6 @@
 package test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,20 +28,12 @@ const (
 // primary is a BIND 9 primary serving an RPZ zone to TSIG-signed
 // transfers, with ixfr-from-differences, dynamic updates and NOTIFY.
 type primary struct {
-	addr   string
-	cancel func()
-	done   chan struct{}
+	addr string
+	stop func()
 }
 
 func startPrimary(t testing.TB, records string, notifyPort int) *primary {
 	t.Helper()
-	bin, err := exec.LookPath("named")
-	if err != nil {
-		bin = "/usr/sbin/named"
-		if _, statErr := os.Stat(bin); statErr != nil {
-			t.Fatalf("BIND 9 is needed for this test and named was not found: install the Debian package bind9 (.ci/run does)")
-		}
-	}
 	dir := t.TempDir()
 	zone := "$TTL 300\n@ SOA ns.invalid. hostmaster.invalid. 10 60 30 86400 60\n@ NS ns.invalid.\n" + records
 	if err := os.WriteFile(filepath.Join(dir, "rpz.zone"), []byte(zone), 0o644); err != nil {
@@ -77,44 +67,9 @@ zone %q {
 	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-g", "-c", confFile, "-n", "1")
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("starting named: %v", err)
-	}
-	p := &primary{addr: fmt.Sprintf("127.0.0.1:%d", port), cancel: cancel, done: make(chan struct{})}
-	ready := make(chan struct{})
-	var once sync.Once
-	var tail []string
-	var mu sync.Mutex
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			mu.Lock()
-			tail = append(tail, sc.Text())
-			mu.Unlock()
-			if strings.HasSuffix(sc.Text(), " running") {
-				once.Do(func() { close(ready) })
-			}
-		}
-	}()
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	t.Cleanup(p.stop)
-	select {
-	case <-ready:
-	case <-time.After(30 * time.Second):
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("named did not start: %s", strings.Join(tail, "\n"))
-	}
+	p := &primary{addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	p.stop = launchNamed(t, confFile, func(line string) bool { return strings.HasSuffix(line, " running") })
 	return p
-}
-
-func (p *primary) stop() {
-	p.cancel()
-	<-p.done
 }
 
 // nsupdate changes the zone with the real nsupdate tool, signed with the

@@ -68,11 +68,10 @@ func freePort(t testing.TB) int {
 	return l.LocalAddr().(*net.UDPAddr).Port
 }
 
-// startNamed writes the zones (name -> text, in precedence order) and a
-// configuration that loads them as response-policy zones with
-// qname-wait-recurse no, starts named in the foreground, and waits until it
-// answers.
-func startNamed(t *testing.T, zoneNames []string, zoneText map[string]string, upstream string) *named {
+// launchNamed starts named in the foreground with confFile and feeds each
+// line it logs to onLine until onLine reports it ready. The returned stop
+// ends it and waits for it to exit; Cleanup stops it too.
+func launchNamed(t testing.TB, confFile string, onLine func(line string) (ready bool)) (stop func()) {
 	t.Helper()
 	bin, err := exec.LookPath("named")
 	if err != nil {
@@ -81,6 +80,55 @@ func startNamed(t *testing.T, zoneNames []string, zoneText map[string]string, up
 			t.Fatalf("BIND 9 is needed for this test and named was not found: install the Debian package bind9 (.ci/run does)")
 		}
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "-g", "-c", confFile, "-n", "1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("starting named: %v", err)
+	}
+	done := make(chan struct{})
+	ready := make(chan struct{})
+	var tail []string
+	var mu sync.Mutex
+	go func() {
+		var once sync.Once
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			mu.Lock()
+			if tail = append(tail, line); len(tail) > 40 {
+				tail = tail[1:]
+			}
+			mu.Unlock()
+			if onLine(line) {
+				once.Do(func() { close(ready) })
+			}
+		}
+	}()
+	go func() { _ = cmd.Wait(); close(done) }()
+	stop = func() { cancel(); <-done }
+	t.Cleanup(stop)
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("named did not start within 30s; its last output:\n%s", strings.Join(tail, "\n"))
+	}
+	return stop
+}
+
+// startNamed writes the zones (name -> text, in precedence order) and a
+// configuration that loads them as response-policy zones with
+// qname-wait-recurse no, starts named in the foreground, and waits until it
+// answers.
+func startNamed(t *testing.T, zoneNames []string, zoneText map[string]string, upstream string) *named {
+	t.Helper()
 	dir := t.TempDir()
 	host, port, _ := net.SplitHostPort(upstream)
 	var zones, policy strings.Builder
@@ -113,56 +161,23 @@ controls { };
 	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-g", "-c", confFile, "-n", "1")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting named: %v", err)
-	}
 	n := &named{addr: fmt.Sprintf("127.0.0.1:%d", myPort), rewrites: map[string]rewrite{}}
-	ready := make(chan struct{})
-	var tail []string
-	var tailMu sync.Mutex
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		once := sync.Once{}
-		// named says "running" before its policy zones are loaded; rewrites
-		// start only after each zone's "reload done".
-		running, loaded := false, 0
-		for sc.Scan() {
-			line := sc.Text()
-			tailMu.Lock()
-			tail = append(tail, line)
-			if len(tail) > 40 {
-				tail = tail[1:]
-			}
-			tailMu.Unlock()
-			running = running || strings.HasSuffix(line, " running")
-			if strings.Contains(line, "reload done: success") {
-				loaded++
-			}
-			if running && loaded >= len(zoneNames) {
-				once.Do(func() { close(ready) })
-			}
-			if m := rewriteLine.FindStringSubmatch(line); m != nil {
-				zone := m[3][strings.LastIndexByte(strings.TrimSuffix(m[3], "."), '.')+1:]
-				n.mu.Lock()
-				n.rewrites[strings.ToLower(m[1])] = rewrite{policy: m[2], zone: zone}
-				n.mu.Unlock()
-			}
+	// named says "running" before its policy zones are loaded; rewrites
+	// start only after each zone's "reload done".
+	running, loaded := false, 0
+	launchNamed(t, confFile, func(line string) bool {
+		running = running || strings.HasSuffix(line, " running")
+		if strings.Contains(line, "reload done: success") {
+			loaded++
 		}
-	}()
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
-	select {
-	case <-ready:
-	case <-time.After(30 * time.Second):
-		tailMu.Lock()
-		defer tailMu.Unlock()
-		t.Fatalf("named did not start within 30s; its last output:\n%s", strings.Join(tail, "\n"))
-	}
+		if m := rewriteLine.FindStringSubmatch(line); m != nil {
+			zone := m[3][strings.LastIndexByte(strings.TrimSuffix(m[3], "."), '.')+1:]
+			n.mu.Lock()
+			n.rewrites[strings.ToLower(m[1])] = rewrite{policy: m[2], zone: zone}
+			n.mu.Unlock()
+		}
+		return running && loaded >= len(zoneNames)
+	})
 	return n
 }
 

@@ -154,12 +154,7 @@ func MakePlan(obs Observed, desired []DesiredRule, o Options) (Plan, error) {
 		switch {
 		case e.old != nil && e.new != nil:
 			add := diff(e.new.Domains, e.old.Domains)
-			for _, c := range chunk(add, o.Chunk) {
-				p.Steps = append(p.Steps, Step{Kind: StepAdd, Phase: PhaseAdd, List: e.old.ListID, ListName: e.old.ListName, Domains: c})
-			}
-			if len(add) > 0 {
-				p.Steps = append(p.Steps, Step{Kind: StepSettle, Phase: PhaseAdd, List: e.old.ListID, ListName: e.old.ListName})
-			}
+			p.Steps = append(p.Steps, updateSteps(StepAdd, PhaseAdd, e.old, add, o.Chunk)...)
 			p.Added += len(add)
 		case e.new != nil:
 			ref := fmt.Sprintf("new:%d", e.newIndex)
@@ -182,12 +177,7 @@ func MakePlan(obs Observed, desired []DesiredRule, o Options) (Plan, error) {
 		switch {
 		case e.old != nil && e.new != nil:
 			rm := diff(e.old.Domains, e.new.Domains)
-			for _, c := range chunk(rm, o.Chunk) {
-				p.Steps = append(p.Steps, Step{Kind: StepRemove, Phase: PhaseRemove, List: e.old.ListID, ListName: e.old.ListName, Domains: c})
-			}
-			if len(rm) > 0 {
-				p.Steps = append(p.Steps, Step{Kind: StepSettle, Phase: PhaseRemove, List: e.old.ListID, ListName: e.old.ListName})
-			}
+			p.Steps = append(p.Steps, updateSteps(StepRemove, PhaseRemove, e.old, rm, o.Chunk)...)
 			p.Removed += len(rm)
 		case e.old != nil:
 			p.Steps = append(p.Steps, Step{Kind: StepDeleteRule, Phase: PhaseRemove, List: e.old.ListID, ListName: e.old.ListName})
@@ -362,6 +352,19 @@ func fitGaps(seq []entry, band Band) bool {
 		i = j
 	}
 	return true
+}
+
+// updateSteps sends doms to a kept rule's list in chunks, then waits for
+// the list to settle so the next rule's changes start from a settled state.
+func updateSteps(kind StepKind, phase string, r *OwnedRule, doms []string, size int) []Step {
+	var steps []Step
+	for _, c := range chunk(doms, size) {
+		steps = append(steps, Step{Kind: kind, Phase: phase, List: r.ListID, ListName: r.ListName, Domains: c})
+	}
+	if len(doms) > 0 {
+		steps = append(steps, Step{Kind: StepSettle, Phase: phase, List: r.ListID, ListName: r.ListName})
+	}
+	return steps
 }
 
 // diff returns the sorted a minus b.
