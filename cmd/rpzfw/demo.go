@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -31,6 +32,10 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	pol, err := pf.policy(pos)
 	if err != nil {
 		return err
+	}
+	if os.Getenv("RPZFW_LOG_LEVEL") == "" {
+		// The demo tells its own story; routine logs would only crowd it.
+		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	}
 	dir, err := os.MkdirTemp("", "rpzfw-demo-")
 	if err != nil {

@@ -189,3 +189,13 @@ func TestPlanWithPolicyFile(t *testing.T) {
 		t.Fatalf("bad policy: %d %s", code, stderr)
 	}
 }
+
+func TestPlanEntries(t *testing.T) {
+	zone := writeFile(t, "z.rpz", testZone)
+	out, _, code := runCLI(t, "plan", "--format", "entries", zone)
+	for _, want := range []string{"RULE\tDOMAIN\tSOURCE\tLINE", "rpzfw-1-allow\t*.ok.evil.example\tcarve-out\t0", "rpzfw-3-nxdomain\t*.evil.example\trpz.test\t5"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("entries lack %q:\n%s", want, out)
+		}
+	}
+}

@@ -13,13 +13,13 @@ func runPlan(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("plan", "[flags] ZONE...\n\nZONE is FILE (origin from its $ORIGIN) or ORIGIN=FILE; the first zone wins.")
 	var pf policyFlags
 	pf.register(fs)
-	format := fs.String("format", "text", "output `format`: text (a summary for people) or json (the full plan)")
+	format := fs.String("format", "text", "output `format`: text (a summary for people), json (the full plan), or entries (one line per domain: rule, domain, source, line)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if *format != "text" && *format != "json" {
-		return fmt.Errorf("%w: --format must be text or json, not %q", errUsage, *format)
+	if *format != "text" && *format != "json" && *format != "entries" {
+		return fmt.Errorf("%w: --format must be text, json or entries, not %q", errUsage, *format)
 	}
 	s, err := pf.settings()
 	if err != nil {
@@ -41,9 +41,11 @@ func runPlan(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *format == "json" {
-		enc := json.NewEncoder(stdout)
-		return enc.Encode(p)
+	switch *format {
+	case "json":
+		return json.NewEncoder(stdout).Encode(p)
+	case "entries":
+		return p.WriteEntries(stdout)
 	}
 	return p.WriteSummary(stdout)
 }

@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"maps"
@@ -77,4 +78,22 @@ func thousands(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// WriteEntries prints one tab-separated line per domain: rule, domain,
+// source and line ("carve-out" and 0 for entries no record asked for).
+func (p *Plan) WriteEntries(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintln(bw, "RULE\tDOMAIN\tSOURCE\tLINE")
+	for i, r := range p.Rules {
+		for j, d := range r.Domains {
+			o := p.Origins[i][j]
+			src := "carve-out"
+			if o.Source >= 0 {
+				src = p.Sources[o.Source]
+			}
+			fmt.Fprintf(bw, "%s\t%s\t%s\t%d\n", r.Name, d, src, o.Line)
+		}
+	}
+	return bw.Flush()
 }
