@@ -25,11 +25,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		pos = []string{"examples/sample.rpz"}
 		pf.allowList, pf.blockList = "examples/allow.txt", "examples/block.txt"
 	}
-	settings, err := pf.settings()
-	if err != nil {
-		return err
-	}
-	pol, err := pf.policy(pos)
+	settings, pol, err := pf.resolve(pos)
 	if err != nil {
 		return err
 	}

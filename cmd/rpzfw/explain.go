@@ -29,11 +29,7 @@ func runExplain(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("%w: %q is not a query name: %v", errUsage, pos[0], err)
 		}
 	}
-	s, err := pf.settings()
-	if err != nil {
-		return err
-	}
-	pol, err := pf.policy(pos[1:])
+	s, pol, err := pf.resolve(pos[1:])
 	if err != nil {
 		return err
 	}

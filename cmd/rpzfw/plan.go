@@ -21,11 +21,7 @@ func runPlan(ctx context.Context, args []string, stdout io.Writer) error {
 	if *format != "text" && *format != "json" && *format != "entries" {
 		return fmt.Errorf("%w: --format must be text, json or entries, not %q", errUsage, *format)
 	}
-	s, err := pf.settings()
-	if err != nil {
-		return err
-	}
-	pol, err := pf.policy(pos)
+	s, pol, err := pf.resolve(pos)
 	if err != nil {
 		return err
 	}

@@ -107,3 +107,13 @@ func (f *policyFlags) opener(ctx context.Context, p policy.Policy) (policy.Opene
 	}
 	return m, nil
 }
+
+// resolve turns the flags and zone arguments into settings and a policy.
+func (f *policyFlags) resolve(zoneArgs []string) (compile.Settings, policy.Policy, error) {
+	s, err := f.settings()
+	if err != nil {
+		return s, policy.Policy{}, err
+	}
+	p, err := f.policy(zoneArgs)
+	return s, p, err
+}

@@ -103,11 +103,7 @@ func runSync(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	settings, err := pf.settings()
-	if err != nil {
-		return err
-	}
-	pol, err := pf.policy(pos)
+	settings, pol, err := pf.resolve(pos)
 	if err != nil {
 		return err
 	}
