@@ -107,7 +107,8 @@ func logLevel() slog.Level {
 func newFlags(name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
+	fs.Usage = func() {} // the flag package calls it on every error
+	usages[fs] = func() {
 		fmt.Fprintf(os.Stderr, "Usage: rpzfw %s %s\n\nFlags:\n", name, synopsis)
 		fs.SetOutput(os.Stderr)
 		fs.PrintDefaults()
@@ -116,6 +117,9 @@ func newFlags(name, synopsis string) *flag.FlagSet {
 	return fs
 }
 
+// usages holds each flag set's usage printer, for -h.
+var usages = map[*flag.FlagSet]func(){}
+
 // parseFlags parses args, letting flags come after positional arguments
 // too ("rpzfw plan zone.rpz --format json").
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
@@ -123,6 +127,7 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				usages[fs]()
 				return nil, err
 			}
 			return nil, fmt.Errorf("%w: %v (see 'rpzfw %s -h')", errUsage, err, fs.Name())

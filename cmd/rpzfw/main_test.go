@@ -119,7 +119,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"plan", noOrigin}, 1, "no zone origin"},
 		{[]string{"plan", broken}, 1, "broken.rpz:4:"},
 		{[]string{"plan", "--block-list", badList, zone}, 1, "list.txt:2:"},
-		{[]string{"plan", "--format", "xml", zone}, 2, "--format must be text or json"},
+		{[]string{"plan", "--format", "xml", zone}, 2, "--format must be text, json or entries"},
 		{[]string{"plan", "--max-domains", "0", zone}, 2, "--max-domains"},
 		{[]string{"plan", "--nope", zone}, 2, "flag provided but not defined"},
 		{[]string{"plan", "=" + zone}, 2, "want FILE or ORIGIN=FILE"},
@@ -131,6 +131,9 @@ func TestBadInput(t *testing.T) {
 		lines := strings.Split(strings.TrimSpace(stderr), "\n")
 		if code != tc.code || !strings.Contains(lines[0], tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", tc.args, code, stderr, tc.code, tc.want)
+		}
+		if len(lines) != 1 && tc.args[0] != "frobnicate" {
+			t.Errorf("%v: want one line of reason, got:\n%s", tc.args, stderr)
 		}
 		if strings.Contains(stderr, "goroutine") || strings.Contains(stderr, "panic") {
 			t.Errorf("%v: panic trace on bad input:\n%s", tc.args, stderr)
