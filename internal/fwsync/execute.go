@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	r53r "github.com/aws/aws-sdk-go-v2/service/route53resolver"
@@ -19,10 +20,11 @@ type run struct {
 	refs    map[string]string              // "new:N" -> list ID
 	content map[string]map[string]struct{} // list ID -> domains as sent
 	pending map[string]bool                // lists changed and not yet settled
+	changed map[string]time.Time           // when each list was last changed
 }
 
 func (s *Syncer) execute(ctx context.Context, plan Plan, st *State) error {
-	r := &run{s: s, st: st, refs: map[string]string{}, content: map[string]map[string]struct{}{}, pending: map[string]bool{}}
+	r := &run{s: s, st: st, refs: map[string]string{}, content: map[string]map[string]struct{}{}, pending: map[string]bool{}, changed: map[string]time.Time{}}
 	for id := range st.Lists {
 		doms, err := s.store.LoadDomains(ctx, id)
 		if err != nil && st.Lists[id].Count > 0 {
@@ -122,9 +124,19 @@ func (r *run) do(ctx context.Context, step Step) error {
 		if err := r.dirty(ctx, id); err != nil {
 			return err
 		}
+		// Consecutive chunks to one list: rather than poll, wait about as
+		// long as the list takes to settle and send; the service refuses a
+		// change to an unsettled list with ConflictException, which then
+		// costs what a poll would have.
+		optimistic := r.pending[id]
 		for attempt := 0; ; attempt++ {
 			if r.pending[id] {
-				if _, err := s.settle(ctx, id, true); err != nil {
+				if optimistic {
+					// Time spent on other lists meanwhile counts.
+					if err := sleep(ctx, s.firstPollDelay()-time.Since(r.changed[id])); err != nil {
+						return err
+					}
+				} else if _, err := s.settle(ctx, id, true); err != nil {
 					return err
 				}
 			}
@@ -132,16 +144,24 @@ func (r *run) do(ctx context.Context, step Step) error {
 				_, err := s.api.UpdateFirewallDomains(ctx, &r53r.UpdateFirewallDomainsInput{FirewallDomainListId: &id, Operation: op, Domains: step.Domains})
 				return err
 			})
-			if apiCode(err) == "ConflictException" && attempt < 5 {
+			if apiCode(err) == "ConflictException" && attempt < 8 {
 				r.pending[id] = true // still settling from an earlier change: wait, then again
+				if optimistic {
+					s.tuneFirstPoll(false)
+					optimistic = false
+				}
 				continue
 			}
 			if err != nil {
 				return err
 			}
+			if optimistic {
+				s.tuneFirstPoll(true)
+			}
 			break
 		}
 		r.pending[id] = true
+		r.changed[id] = time.Now()
 		set := r.content[id]
 		for _, d := range step.Domains {
 			if step.Kind == StepAdd {
@@ -255,4 +275,16 @@ func (r *run) settle(ctx context.Context, id string) error {
 	rec := r.st.Lists[id]
 	rec.Count, rec.Dirty = len(doms), false
 	return r.s.store.Save(ctx, r.st)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
 }

@@ -412,29 +412,39 @@ func (s *Syncer) readList(ctx context.Context, id string) ([]string, error) {
 	return slices.Compact(out), nil
 }
 
+// firstPollDelay is how long to wait after a change before looking at the
+// list again, tuned by what came of earlier waits.
+func (s *Syncer) firstPollDelay() time.Duration {
+	if learned := time.Duration(s.lastSettle.Load()); learned > 0 {
+		return min(max(learned, time.Millisecond), s.cfg.PollMax)
+	}
+	return s.cfg.PollInitial
+}
+
+// tuneFirstPoll shortens the wait a little after it sufficed, and lengthens
+// it after it did not.
+func (s *Syncer) tuneFirstPoll(sufficed bool) {
+	d := s.firstPollDelay()
+	if sufficed {
+		d = d * 97 / 100
+	} else {
+		d = d * 13 / 10
+	}
+	s.lastSettle.Store(int64(max(d, time.Millisecond)))
+}
+
 // settle waits until a list is COMPLETE and returns its domain count. For a
-// list just changed (fresh), the first poll waits a delay tuned by the
-// polls before it, so a steady stream of updates costs about one poll each.
+// list just changed (fresh), the first poll waits the tuned delay, so a
+// steady stream of updates costs about one poll each.
 func (s *Syncer) settle(ctx context.Context, id string, fresh bool) (int, error) {
 	delay := s.cfg.PollInitial
-	if learned := time.Duration(s.lastSettle.Load()); learned > 0 && fresh {
-		delay = min(max(learned, s.cfg.PollInitial/8), s.cfg.PollMax)
-	}
-	firstDelay := delay
-	deadline := time.Now().Add(s.cfg.SettleTimeout)
-	wait := func(d time.Duration) error {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(d):
-			return nil
-		}
-	}
 	if fresh {
-		if err := wait(delay); err != nil {
+		delay = s.firstPollDelay()
+		if err := sleep(ctx, delay); err != nil {
 			return 0, err
 		}
 	}
+	deadline := time.Now().Add(s.cfg.SettleTimeout)
 	for polls := 1; ; polls++ {
 		var out *r53r.GetFirewallDomainListOutput
 		err := s.calls.do(ctx, "GetFirewallDomainList", func() (err error) {
@@ -448,13 +458,7 @@ func (s *Syncer) settle(ctx context.Context, id string, fresh bool) (int, error)
 		switch l.Status {
 		case types.FirewallDomainListStatusComplete:
 			if fresh {
-				// Tune the wait before the first poll: shorter while one
-				// poll is enough, longer when it takes another.
-				next := firstDelay * 97 / 100
-				if polls > 1 {
-					next = firstDelay * 13 / 10
-				}
-				s.lastSettle.Store(int64(max(next, time.Millisecond)))
+				s.tuneFirstPoll(polls == 1)
 			}
 			return int(aws.ToInt32(l.DomainCount)), nil
 		case types.FirewallDomainListStatusCompleteImportFailed:
@@ -463,7 +467,7 @@ func (s *Syncer) settle(ctx context.Context, id string, fresh bool) (int, error)
 		if time.Now().After(deadline) {
 			return 0, fmt.Errorf("domain list %s is still %s after %s", id, l.Status, s.cfg.SettleTimeout)
 		}
-		if err := wait(delay); err != nil {
+		if err := sleep(ctx, delay); err != nil {
 			return 0, err
 		}
 		delay = min(s.cfg.PollMax, delay*3/2)
