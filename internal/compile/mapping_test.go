@@ -191,3 +191,14 @@ func TestSettingsValidation(t *testing.T) {
 		t.Error("a policy without sources must be an error")
 	}
 }
+
+func TestTooManyWalledGardens(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(soa)
+	for i := range maxOverrides + 1 {
+		fmt.Fprintf(&b, "g%d.test CNAME garden%d.example.\n", i, i)
+	}
+	if _, _, err := tryBuild(Settings{}, zone(b.String())); err == nil || !strings.Contains(err.Error(), "distinct walled gardens") {
+		t.Fatalf("want a clear error, got %v", err)
+	}
+}

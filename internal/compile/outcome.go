@@ -48,10 +48,17 @@ type outcomeTable struct {
 	index     map[Override]Outcome
 }
 
+// maxOverrides bounds the distinct walled gardens: each needs a rule of its
+// own, and a rule group holds at most a few hundred.
+const maxOverrides = 4096
+
 func (t *outcomeTable) override(target string, ttl uint32) Outcome {
 	o := Override{Target: target, TTL: int(min(ttl, dnsfw.MaxOverrideTTL))}
 	if v, ok := t.index[o]; ok {
 		return v
+	}
+	if len(t.overrides) >= maxOverrides {
+		return noEntry
 	}
 	if t.index == nil {
 		t.index = map[Override]Outcome{}
@@ -103,6 +110,9 @@ const (
 	ReasonLocalData     = "local-data"
 	ReasonWildcardCNAME = "wildcard-cname"
 	ReasonOutOfZone     = "out-of-zone"
+	// ReasonTooManyGardens: more distinct walled gardens than any rule
+	// group could hold; Compile fails when it counts any.
+	ReasonTooManyGardens = "too-many-walled-gardens"
 )
 
 // outcomeOf maps one record to its outcome (the DESIGN mapping table), or to
@@ -137,7 +147,10 @@ func (t *outcomeTable) outcomeOf(src Source, r rpz.Record) (Outcome, string) {
 		if len(r.Target) > dnsfw.MaxDomainLength {
 			return noEntry, "too-long"
 		}
-		return t.override(r.Target, r.TTL), ""
+		if o := t.override(r.Target, r.TTL); o != noEntry {
+			return o, ""
+		}
+		return noEntry, ReasonTooManyGardens
 	case rpz.ActionDrop:
 		return removedDrop, ReasonDrop
 	case rpz.ActionTCPOnly:

@@ -126,6 +126,11 @@ func (b *Builder) Compile(s Settings) (*Plan, error) {
 	if len(b.sources) == 0 {
 		return nil, errors.New("the policy has no sources")
 	}
+	for i, removed := range b.removed {
+		if n := removed[ReasonTooManyGardens]; n > 0 {
+			return nil, fmt.Errorf("%s has more than %d distinct walled gardens (CNAME targets and TTLs); each needs a rule of its own, and a rule group holds %d", b.sources[i].Name, maxOverrides, s.MaxRules)
+		}
+	}
 	if err := b.prepare(); err != nil {
 		return nil, err
 	}
