@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	r53r "github.com/aws/aws-sdk-go-v2/service/route53resolver"
 	"github.com/aws/aws-sdk-go-v2/service/route53resolver/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
 
 	"github.com/rpzfw/rpzfw/internal/compile"
@@ -460,4 +461,52 @@ func TestSyncDryRunChangesNothing(t *testing.T) {
 	if len(lists.FirewallDomainLists) != 0 {
 		t.Errorf("dry run created lists")
 	}
+}
+
+// TestSyncImportsLargeNewLists: with a staging bucket, a new list of 5000
+// or more domains is filled by one ImportFirewallDomains from S3 (moto),
+// not by chunks.
+func TestSyncImportsLargeNewLists(t *testing.T) {
+	ctx := context.Background()
+	moto := startMoto(t)
+	s3c := motoS3(moto)
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("staging")}); err != nil {
+		t.Fatal(err)
+	}
+	store, err := emulator.NewS3Store(ctx, moto, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := newSyncEnv(t, emulator.Config{Objects: store})
+	var zone strings.Builder
+	zone.WriteString(zoneHeader)
+	for i := range 12000 {
+		fmt.Fprintf(&zone, "d%05d.big CNAME .\n", i)
+	}
+	zone.WriteString("*.small CNAME .\nok.small CNAME rpz-passthru.\n")
+	p := testPolicy{texts: []string{zone.String(), zoneHeader, zoneHeader}}
+	s, err := fwsync.New(env.c, fwsync.FileStore{Dir: env.dir}, fwsync.S3Staging{API: s3c, Bucket: "staging"}, nil, fwsync.Config{
+		RuleGroupID: env.group, Device: "test", RateLimit: -1, PollInitial: 2 * time.Millisecond, PollMax: 20 * time.Millisecond, Progress: quietProgress{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Sync(ctx, p.compileTo(t), compile.DefaultMaxDomains)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Calls["ImportFirewallDomains"] != 1 || res.Calls["UpdateFirewallDomains"] > 3 {
+		t.Fatalf("calls: %v", res.Calls)
+	}
+	env.converged(t, res.Compile, []string{"d00000.big", "d11999.big", "x.small", "ok.small", "x.ok.small"})
+	// The next sync is a diff again, from what the import left.
+	p.texts[0] = strings.Replace(p.texts[0], "d00000.big", "changed.big", 1)
+	res, err = s.Sync(ctx, p.compileTo(t), compile.DefaultMaxDomains)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Plan.Added != 1 || res.Plan.Removed != 1 || res.Calls["ImportFirewallDomains"] != 0 {
+		t.Fatalf("after the import: added %d removed %d calls %v", res.Plan.Added, res.Plan.Removed, res.Calls)
+	}
+	env.converged(t, res.Compile, []string{"d00000.big", "changed.big"})
 }

@@ -103,3 +103,10 @@ func (c *calls) Counts() map[string]int {
 	}
 	return out
 }
+
+// reset starts counting afresh (each sync reports its own calls).
+func (c *calls) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.count = map[string]int{}
+}

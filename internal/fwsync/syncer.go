@@ -138,6 +138,7 @@ type CompileFunc func(maxDomains int) (*compile.Plan, error)
 // can lower it, and the result says so.
 func (s *Syncer) Sync(ctx context.Context, compileTo CompileFunc, maxDomains int) (*Result, error) {
 	start := time.Now()
+	s.calls.reset()
 	obs, st, err := s.observe(ctx)
 	if err != nil {
 		return nil, err
@@ -202,6 +203,7 @@ func (s *Syncer) Sync(ctx context.Context, compileTo CompileFunc, maxDomains int
 // Unsync removes every rule and list rpzfw owns in the group.
 func (s *Syncer) Unsync(ctx context.Context) (*Result, error) {
 	start := time.Now()
+	s.calls.reset()
 	obs, st, err := s.observe(ctx)
 	if err != nil {
 		return nil, err
