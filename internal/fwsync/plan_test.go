@@ -268,3 +268,20 @@ func TestMakePlanUnit(t *testing.T) {
 		t.Error("a reversed band must be an error")
 	}
 }
+
+func TestFileStoreLock(t *testing.T) {
+	f := FileStore{Dir: t.TempDir()}
+	unlock, err := f.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Lock(); err == nil || !strings.Contains(err.Error(), "another sync of this device is running") {
+		t.Fatalf("a second lock: %v", err)
+	}
+	unlock()
+	again, err := f.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again()
+}

@@ -139,6 +139,11 @@ type CompileFunc func(maxDomains int) (*compile.Plan, error)
 func (s *Syncer) Sync(ctx context.Context, compileTo CompileFunc, maxDomains int) (*Result, error) {
 	start := time.Now()
 	s.calls.reset()
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	obs, st, err := s.observe(ctx)
 	if err != nil {
 		return nil, err
@@ -204,6 +209,11 @@ func (s *Syncer) Sync(ctx context.Context, compileTo CompileFunc, maxDomains int
 func (s *Syncer) Unsync(ctx context.Context) (*Result, error) {
 	start := time.Now()
 	s.calls.reset()
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	obs, st, err := s.observe(ctx)
 	if err != nil {
 		return nil, err
@@ -220,6 +230,13 @@ func (s *Syncer) Unsync(ctx context.Context) (*Result, error) {
 	return res, err
 }
 
+func (s *Syncer) lock() (func(), error) {
+	if l, ok := s.store.(Locker); ok && !s.cfg.DryRun {
+		return l.Lock()
+	}
+	return func() {}, nil
+}
+
 func (s *Syncer) planOptions() Options {
 	return Options{Band: s.cfg.Band, ImportMin: s.cfg.ImportMin,
 		NewListName: func(i int) string { return fmt.Sprintf("%s-%s-<new %d>", s.cfg.Prefix, s.cfg.Device, i+1) }}
@@ -233,6 +250,11 @@ func apiCode(err error) string {
 		return ae.ErrorCode()
 	}
 	return ""
+}
+
+// Locker is a StateStore that can keep two syncs of one device apart.
+type Locker interface {
+	Lock() (unlock func(), err error)
 }
 
 func (s *Syncer) observe(ctx context.Context) (Observed, *State, error) {
