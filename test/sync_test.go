@@ -510,3 +510,30 @@ func TestSyncImportsLargeNewLists(t *testing.T) {
 	}
 	env.converged(t, res.Compile, []string{"d00000.big", "changed.big"})
 }
+
+// TestSyncRereadsAListChangedBehindItsBack: someone adds to a list of
+// rpzfw's; its count no longer matches the state, so the next sync reads it
+// back in full and removes the stranger.
+func TestSyncRereadsAListChangedBehindItsBack(t *testing.T) {
+	ctx := context.Background()
+	env := newSyncEnv(t, emulator.Config{})
+	p := randomPolicy(21, "p0", 2)
+	res := env.sync(t, p, syncOpts{})
+	lists, _ := env.c.ListFirewallDomainLists(ctx, &r53r.ListFirewallDomainListsInput{})
+	var victim string
+	for _, l := range lists.FirewallDomainLists {
+		if strings.HasPrefix(*l.Name, "rpzfw-test-") {
+			victim = *l.Id
+			break
+		}
+	}
+	if _, err := env.c.UpdateFirewallDomains(ctx, &r53r.UpdateFirewallDomainsInput{FirewallDomainListId: &victim, Operation: types.FirewallDomainUpdateOperationAdd, Domains: []string{"intruder.example"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitComplete(t, env.c, victim)
+	again := env.sync(t, p, syncOpts{})
+	if again.Calls["ListFirewallDomains"] == 0 || again.Plan.Removed != 1 {
+		t.Fatalf("the changed list was not read back: calls %v, removed %d", again.Calls, again.Plan.Removed)
+	}
+	env.converged(t, res.Compile, append(p.names, "intruder.example"))
+}
