@@ -2,6 +2,7 @@ package fwsync
 
 import (
 	"fmt"
+	"hash/fnv"
 	"strings"
 
 	"github.com/rpzfw/rpzfw/internal/dnsfw"
@@ -107,11 +108,41 @@ func ParseBand(s string) (Band, error) {
 	return b, nil
 }
 
-// DesiredFromPlan takes the rules of a compiled plan.
-func DesiredFromPlan(rules []dnsfw.Rule) []DesiredRule {
-	out := make([]DesiredRule, len(rules))
-	for i, r := range rules {
-		out[i] = DesiredRule{Spec: SpecOf(r), Domains: r.Domains}
+// MaxListSize is the most domains rpzfw puts in one list: what one import
+// file may hold, so that every new list can be filled by one import.
+const MaxListSize = 250000
+
+// DesiredFromPlan takes the rules of a compiled plan. A rule with more
+// domains than maxList becomes several adjacent rules with the same action
+// (which match exactly as the one would), each with its own list. Domains
+// go to parts by a hash of the name, with room to grow, so that changes stay
+// in their part and the parts keep their sizes.
+func DesiredFromPlan(rules []dnsfw.Rule, maxList int) []DesiredRule {
+	if maxList <= 0 {
+		maxList = MaxListSize
+	}
+	var out []DesiredRule
+	for _, r := range rules {
+		spec := SpecOf(r)
+		if len(r.Domains) <= maxList {
+			out = append(out, DesiredRule{Spec: spec, Domains: r.Domains})
+			continue
+		}
+		// A quarter of headroom keeps the number of parts stable as a
+		// feed grows a little.
+		k := (len(r.Domains)*5/4 + maxList - 1) / maxList
+		parts := make([][]string, k)
+		for _, d := range r.Domains {
+			h := fnv.New32a()
+			h.Write([]byte(d))
+			i := h.Sum32() % uint32(k)
+			parts[i] = append(parts[i], d) // stays sorted: r.Domains is
+		}
+		for i, doms := range parts {
+			ps := spec
+			ps.Name = fmt.Sprintf("%s-%d", spec.Name, i+1)
+			out = append(out, DesiredRule{Spec: ps, Domains: doms})
+		}
 	}
 	return out
 }

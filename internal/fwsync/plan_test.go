@@ -158,7 +158,8 @@ func TestPlanIsSafeAtEveryStep(t *testing.T) {
 		for round := range 4 {
 			newPlan, more := randomPlan(t, rng)
 			names = append(names, more...)
-			p, err := MakePlan(s.observed(), DesiredFromPlan(newPlan.Rules), Options{Band: band, Chunk: 3})
+			desired := DesiredFromPlan(newPlan.Rules, 4+rng.IntN(20))
+			p, err := MakePlan(s.observed(), desired, Options{Band: band, Chunk: 3})
 			if err != nil {
 				if strings.Contains(err.Error(), "too narrow") || strings.Contains(err.Error(), "do not fit") {
 					continue
@@ -193,8 +194,8 @@ func TestPlanIsSafeAtEveryStep(t *testing.T) {
 					t.Fatalf("seed %d round %d: end state gives %s for %s, plan %s", seed, round, got, q, want)
 				}
 			}
-			if len(s.lists) != len(newPlan.Rules) {
-				t.Fatalf("seed %d: %d lists for %d rules", seed, len(s.lists), len(newPlan.Rules))
+			if len(s.lists) != len(desired) {
+				t.Fatalf("seed %d: %d lists for %d rules", seed, len(s.lists), len(desired))
 			}
 			oldPlan = newPlan
 		}
@@ -284,4 +285,37 @@ func TestFileStoreLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	again()
+}
+
+func TestSplitLargeRules(t *testing.T) {
+	var doms []string
+	for i := range 1000 {
+		doms = append(doms, fmt.Sprintf("d%04d", i))
+	}
+	nx := "NXDOMAIN"
+	parts := DesiredFromPlan([]dnsfw.Rule{{Name: "r-1-nxdomain", Action: "BLOCK", BlockResponse: &nx, Domains: doms}}, 300)
+	if len(parts) != 5 {
+		t.Fatalf("want 5 parts (1000 x 1.25 / 300), got %d", len(parts))
+	}
+	total := 0
+	for i, p := range parts {
+		total += len(p.Domains)
+		if p.Spec.Name != fmt.Sprintf("r-1-nxdomain-%d", i+1) || len(p.Domains) > 300 || !slices.IsSorted(p.Domains) {
+			t.Errorf("part %d: %s, %d domains", i, p.Spec.Name, len(p.Domains))
+		}
+	}
+	if total != 1000 {
+		t.Errorf("parts hold %d domains", total)
+	}
+	// Adding a name changes one part only.
+	again := DesiredFromPlan([]dnsfw.Rule{{Name: "r-1-nxdomain", Action: "BLOCK", BlockResponse: &nx, Domains: append(doms, "zzz")}}, 300)
+	changed := 0
+	for i := range parts {
+		if !slices.Equal(parts[i].Domains, again[i].Domains) {
+			changed++
+		}
+	}
+	if changed != 1 {
+		t.Errorf("one new name changed %d parts", changed)
+	}
 }

@@ -177,7 +177,7 @@ func (s *Syncer) Sync(ctx context.Context, compileTo CompileFunc, maxDomains int
 			return nil, err
 		}
 		res.Compile = cp
-		plan, err = MakePlan(obs, DesiredFromPlan(cp.Rules), s.planOptions())
+		plan, err = MakePlan(obs, DesiredFromPlan(cp.Rules, MaxListSize), s.planOptions())
 		if err != nil {
 			return nil, err
 		}
