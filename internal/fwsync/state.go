@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // ListRecord is what rpzfw remembers of one of its lists.
@@ -30,6 +31,16 @@ type State struct {
 	// NextSlot numbers new lists, so names and CreatorRequestIds never
 	// repeat.
 	NextSlot int `json:"next_slot"`
+	// Others caches the count of domains in lists that are not ours.
+	Others *OthersCount `json:"others,omitempty"`
+}
+
+// OthersCount is a count of the domains other lists hold.
+type OthersCount struct {
+	// Lists identifies the lists counted (their sorted IDs, joined).
+	Lists   string    `json:"lists"`
+	Domains int       `json:"domains"`
+	At      time.Time `json:"at"`
 }
 
 // StateStore keeps State and list contents. The file store below is the

@@ -367,21 +367,11 @@ func (s *Syncer) observe(ctx context.Context) (Observed, *State, error) {
 		rec.Count, rec.Dirty = len(doms), false
 		content[id] = doms
 	}
-	for _, l := range lists {
-		id := aws.ToString(l.Id)
-		if _, ours := st.Lists[id]; ours || aws.ToString(l.ManagedOwnerName) != "" {
-			continue
-		}
-		var out *r53r.GetFirewallDomainListOutput
-		err := s.calls.do(ctx, "GetFirewallDomainList", func() (err error) {
-			out, err = s.api.GetFirewallDomainList(ctx, &r53r.GetFirewallDomainListInput{FirewallDomainListId: &id})
-			return err
-		})
-		if err != nil {
-			return obs, nil, fmt.Errorf("reading domain list %s: %w", id, err)
-		}
-		obs.OtherDomains += int(aws.ToInt32(out.FirewallDomainList.DomainCount))
+	others, err := s.otherDomains(ctx, st, lists)
+	if err != nil {
+		return obs, nil, err
 	}
+	obs.OtherDomains = others
 	used := map[string]bool{}
 	for _, r := range rules {
 		id := aws.ToString(r.FirewallDomainListId)
@@ -411,6 +401,43 @@ func (s *Syncer) observe(ctx context.Context) (Observed, *State, error) {
 		}
 	}
 	return obs, st, nil
+}
+
+// OthersTTL is how long a count of the domains other lists use is trusted
+// while the set of those lists stays the same: counting costs a call per
+// list, and an account may hold a thousand.
+const OthersTTL = time.Hour
+
+// otherDomains counts the domains of lists that are not rpzfw's (AWS
+// managed lists do not count), from the state when the same lists were
+// counted less than OthersTTL ago.
+func (s *Syncer) otherDomains(ctx context.Context, st *State, lists []types.FirewallDomainListMetadata) (int, error) {
+	var ids []string
+	for _, l := range lists {
+		id := aws.ToString(l.Id)
+		if _, ours := st.Lists[id]; !ours && aws.ToString(l.ManagedOwnerName) == "" {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	key := strings.Join(ids, ",")
+	if st.Others != nil && st.Others.Lists == key && time.Since(st.Others.At) < OthersTTL {
+		return st.Others.Domains, nil
+	}
+	total := 0
+	for _, id := range ids {
+		var out *r53r.GetFirewallDomainListOutput
+		err := s.calls.do(ctx, "GetFirewallDomainList", func() (err error) {
+			out, err = s.api.GetFirewallDomainList(ctx, &r53r.GetFirewallDomainListInput{FirewallDomainListId: &id})
+			return err
+		})
+		if err != nil {
+			return 0, fmt.Errorf("reading domain list %s: %w", id, err)
+		}
+		total += int(aws.ToInt32(out.FirewallDomainList.DomainCount))
+	}
+	st.Others = &OthersCount{Lists: key, Domains: total, At: time.Now()}
+	return total, nil
 }
 
 // readList reads a list in full, 5000 names a page.
