@@ -58,6 +58,9 @@ type syncOpts struct {
 	band          fwsync.Band
 	quota         int
 	dryRun        bool
+	// strict keeps the guard against large shrinks on; the other tests
+	// sync between unrelated random policies, where shrinking is normal.
+	strict bool
 }
 
 func (env *syncEnv) syncer(t *testing.T, o syncOpts) *fwsync.Syncer {
@@ -75,7 +78,7 @@ func (env *syncEnv) syncer(t *testing.T, o syncOpts) *fwsync.Syncer {
 		rate = -1 // no client-side limit: the tests run fast
 	}
 	s, err := fwsync.New(env.c, fwsync.FileStore{Dir: env.dir}, nil, quota, fwsync.Config{
-		RuleGroupID: env.group, Device: "test", Band: o.band, RateLimit: rate, DryRun: o.dryRun,
+		RuleGroupID: env.group, Device: "test", Band: o.band, RateLimit: rate, DryRun: o.dryRun, AllowShrink: !o.strict,
 		PollInitial: 2 * time.Millisecond, PollMax: 20 * time.Millisecond, SettleTimeout: 20 * time.Second,
 		Progress: quietProgress{}, AfterCall: o.after,
 	})
@@ -536,4 +539,21 @@ func TestSyncRereadsAListChangedBehindItsBack(t *testing.T) {
 		t.Fatalf("the changed list was not read back: calls %v, removed %d", again.Calls, again.Plan.Removed)
 	}
 	env.converged(t, res.Compile, append(p.names, "intruder.example"))
+}
+
+// TestSyncRefusesToWipe: a source that suddenly holds almost nothing would
+// unblock most of the firewall; sync stops and changes nothing unless told.
+func TestSyncRefusesToWipe(t *testing.T) {
+	env := newSyncEnv(t, emulator.Config{})
+	p := randomPolicy(31, "p0", 4)
+	res := env.sync(t, p, syncOpts{strict: true})
+	empty := testPolicy{texts: []string{zoneHeader, zoneHeader, zoneHeader}}
+	_, err := env.syncer(t, syncOpts{strict: true}).Sync(context.Background(), empty.compileTo(t), compile.DefaultMaxDomains)
+	if err == nil || !strings.Contains(err.Error(), "--allow-shrink") {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+	env.converged(t, res.Compile, p.names) // nothing changed
+	if _, err := env.syncer(t, syncOpts{}).Sync(context.Background(), empty.compileTo(t), compile.DefaultMaxDomains); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -22,7 +22,7 @@ type syncFlags struct {
 	stagingBucket, s3Endpoint         string
 	quota                             int
 	rate                              float64
-	dryRun                            bool
+	dryRun, allowShrink               bool
 }
 
 func (f *syncFlags) register(fs interface {
@@ -44,6 +44,7 @@ func (f *syncFlags) register(fs interface {
 	fs.IntVar(&f.quota, "quota", 0, "the account's domains quota (default: read from Service Quotas, else 100000)")
 	fs.Float64Var(&f.rate, "rate", 5, "API calls per second at most")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the calls a sync would make, and make none")
+	fs.BoolVar(&f.allowShrink, "allow-shrink", false, "let a sync remove more than half of the deployed domains (otherwise it stops: an empty or broken source must not wipe a firewall)")
 }
 
 func (f *syncFlags) syncer(ctx context.Context, progress fwsync.Progress) (*fwsync.Syncer, error) {
@@ -80,7 +81,7 @@ func (f *syncFlags) syncer(ctx context.Context, progress fwsync.Progress) (*fwsy
 	}
 	store := fwsync.FileStore{Dir: filepath.Join(f.stateDir, device)}
 	return fwsync.New(api, store, staging, quota, fwsync.Config{
-		RuleGroupID: f.ruleGroup, Device: device, Band: band, RateLimit: f.rate, DryRun: f.dryRun, Progress: progress,
+		RuleGroupID: f.ruleGroup, Device: device, Band: band, RateLimit: f.rate, DryRun: f.dryRun, AllowShrink: f.allowShrink, Progress: progress,
 	})
 }
 

@@ -45,7 +45,11 @@ type Config struct {
 	// minutes); PollInitial and PollMax bound the backoff between polls.
 	SettleTimeout, PollInitial, PollMax time.Duration
 	DryRun                              bool
-	Progress                            Progress
+	// AllowShrink lets a sync remove more than half of what is deployed;
+	// without it such a sync stops, since an empty or truncated source is
+	// far likelier than a policy that lost most of itself.
+	AllowShrink bool
+	Progress    Progress
 	// AfterCall runs after every API call; an error it returns stops the
 	// sync (tests use it to inspect the firewall and to crash on purpose).
 	AfterCall func(op string, err error) error
@@ -192,6 +196,9 @@ func (s *Syncer) Sync(ctx context.Context, compileTo CompileFunc, maxDomains int
 	if plan.Peak > budget {
 		return nil, fmt.Errorf("the transition needs %d domains at its peak but only %d are available; lower --max-domains or raise the quota", plan.Peak, budget)
 	}
+	if err := s.checkShrink(obs, res.Compile); err != nil {
+		return nil, err
+	}
 	res.Plan = plan
 	if s.cfg.DryRun {
 		res.Calls, res.Took = s.calls.Counts(), time.Since(start)
@@ -228,6 +235,20 @@ func (s *Syncer) Unsync(ctx context.Context) (*Result, error) {
 	}
 	res.Calls, res.Took = s.calls.Counts(), time.Since(start)
 	return res, err
+}
+
+// checkShrink refuses a plan that would take away more than half of what
+// rpzfw has deployed, unless the user said it is intended.
+func (s *Syncer) checkShrink(obs Observed, cp *compile.Plan) error {
+	deployed := 0
+	for _, r := range obs.Owned {
+		deployed += len(r.Domains)
+	}
+	if s.cfg.AllowShrink || deployed == 0 || cp.DomainCount*2 >= deployed {
+		return nil
+	}
+	return fmt.Errorf("the new plan holds %d domains where %d are deployed: a drop of %d%%, more likely a broken or empty source than a real change; nothing was changed (run again with --allow-shrink if it is intended, or 'rpzfw unsync' to remove everything)",
+		cp.DomainCount, deployed, 100-cp.DomainCount*100/deployed)
 }
 
 func (s *Syncer) lock() (func(), error) {
