@@ -142,16 +142,11 @@ type CompileFunc func(maxDomains int) (*compile.Plan, error)
 // can lower it, and the result says so.
 func (s *Syncer) Sync(ctx context.Context, compileTo CompileFunc, maxDomains int) (*Result, error) {
 	start := time.Now()
-	s.calls.reset()
-	unlock, err := s.lock()
+	unlock, obs, st, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	obs, st, err := s.observe(ctx)
-	if err != nil {
-		return nil, err
-	}
 	res := &Result{Other: obs.OtherDomains, MaxDomains: maxDomains, DryRun: s.cfg.DryRun}
 	res.Quota = compile.DefaultMaxDomains
 	if s.quota != nil {
@@ -215,16 +210,11 @@ func (s *Syncer) Sync(ctx context.Context, compileTo CompileFunc, maxDomains int
 // Unsync removes every rule and list rpzfw owns in the group.
 func (s *Syncer) Unsync(ctx context.Context) (*Result, error) {
 	start := time.Now()
-	s.calls.reset()
-	unlock, err := s.lock()
+	unlock, obs, st, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	obs, st, err := s.observe(ctx)
-	if err != nil {
-		return nil, err
-	}
 	plan, err := MakePlan(obs, nil, s.planOptions())
 	if err != nil {
 		return nil, err
@@ -249,6 +239,20 @@ func (s *Syncer) checkShrink(obs Observed, cp *compile.Plan) error {
 	}
 	return fmt.Errorf("the new plan holds %d domains where %d are deployed: a drop of %d%%, more likely a broken or empty source than a real change; nothing was changed (run again with --allow-shrink if it is intended, or 'rpzfw unsync' to remove everything)",
 		cp.DomainCount, deployed, 100-cp.DomainCount*100/deployed)
+}
+
+// begin starts a sync or unsync: fresh call counts, the device's lock, and
+// the rule group as it stands.
+func (s *Syncer) begin(ctx context.Context) (unlock func(), obs Observed, st *State, err error) {
+	s.calls.reset()
+	if unlock, err = s.lock(); err != nil {
+		return nil, obs, nil, err
+	}
+	if obs, st, err = s.observe(ctx); err != nil {
+		unlock()
+		return nil, obs, nil, err
+	}
+	return unlock, obs, st, nil
 }
 
 func (s *Syncer) lock() (func(), error) {
