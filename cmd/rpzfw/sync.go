@@ -116,11 +116,12 @@ func runSync(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Read the sources once; a retry with fewer domains only compiles again.
+	b := compile.NewBuilder()
+	if err := pol.Load(ctx, b, opener); err != nil {
+		return err
+	}
 	res, err := s.Sync(ctx, func(max int) (*compile.Plan, error) {
-		b := compile.NewBuilder()
-		if err := pol.Load(ctx, b, opener); err != nil {
-			return nil, err
-		}
 		st := settings
 		st.MaxDomains = max
 		return b.Compile(st)

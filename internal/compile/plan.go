@@ -116,8 +116,9 @@ type Plan struct {
 	Settings Settings `json:"-"`
 }
 
-// Compile turns the collected records into a plan. The builder should not
-// be used afterwards.
+// Compile turns the collected records into a plan. It may be called again
+// with other settings (a sync retries with fewer domains), without reading
+// the sources again.
 func (b *Builder) Compile(s Settings) (*Plan, error) {
 	s = s.withDefaults()
 	if err := s.validate(); err != nil {

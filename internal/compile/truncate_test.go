@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -95,5 +96,32 @@ func TestTruncationCannotDropAllows(t *testing.T) {
 	_, _, err := tryBuild(Settings{MaxDomains: 1}, input{name: "allow", kind: KindList, allow: true, text: "a.test\nb.test\n"})
 	if err == nil || !strings.Contains(err.Error(), "allow and passthru entries alone") {
 		t.Fatalf("want an error, got %v", err)
+	}
+}
+
+// Compile can run again on the same builder, as sync does when the quota
+// binds, and gives the same plan for the same settings.
+func TestCompileAgain(t *testing.T) {
+	b := NewBuilder()
+	src, _ := b.AddSource(Source{Name: "z", Kind: KindZone})
+	for _, r := range benchRecords(3000) {
+		b.Add(src, r)
+	}
+	first, err := b.Compile(Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, err := b.Compile(Settings{MaxDomains: 100})
+	if err != nil || small.DomainCount > 100 || small.Truncated == 0 {
+		t.Fatalf("second compile: %v, %d domains", err, small.DomainCount)
+	}
+	again, err := b.Compile(Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(first)
+	c, _ := json.Marshal(again)
+	if string(a) != string(c) {
+		t.Fatal("compiling again with the same settings gave another plan")
 	}
 }
