@@ -72,7 +72,6 @@ type ForeignRule struct {
 // creating it and attaching it).
 type OrphanList struct {
 	ID, Name string
-	Count    int
 }
 
 // Observed is the rule group as it stands.

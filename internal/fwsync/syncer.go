@@ -416,7 +416,7 @@ func (s *Syncer) observe(ctx context.Context) (Observed, *State, error) {
 	slices.SortFunc(obs.Owned, func(a, b OwnedRule) int { return a.Priority - b.Priority })
 	for id, rec := range st.Lists {
 		if !used[id] {
-			obs.Orphans = append(obs.Orphans, OrphanList{ID: id, Name: rec.Name, Count: rec.Count})
+			obs.Orphans = append(obs.Orphans, OrphanList{ID: id, Name: rec.Name})
 		}
 	}
 	slices.SortFunc(obs.Orphans, func(a, b OrphanList) int { return strings.Compare(a.ID, b.ID) })

@@ -78,8 +78,6 @@ type Record struct {
 	Target string
 	// TTL of the record, used as the override TTL of a walled garden.
 	TTL uint32
-	// Type is the DNS type of the record (dns.TypeCNAME, dns.TypeA, ...).
-	Type uint16
 	// Line is where the record starts in its file (1-based).
 	Line int
 }

@@ -136,7 +136,7 @@ func classify(rr dns.RR, origin string) (Record, bool) {
 	if owner == origin {
 		return Record{}, false // the apex carries SOA and NS, never policy
 	}
-	rec := Record{TTL: h.Ttl, Type: h.Rrtype}
+	rec := Record{TTL: h.Ttl}
 	var rel string
 	switch {
 	case origin == ".":
