@@ -261,7 +261,20 @@ func TestNotifyRefusedWithoutTSIG(t *testing.T) {
 			t.Errorf("unsigned NOTIFY for %s: %s, want REFUSED", zone, dns.RcodeToString[r.Rcode])
 		}
 	}
-	// Signed with the right key, it is accepted.
+	// Signed, but from an address that is not a primary of the zone.
+	other, _ := feed.NewManager(t.TempDir(), xfrPolicy("192.0.2.53:53", tsigSecret))
+	otherAddr, err := other.ListenNotify(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := new(dns.Msg)
+	signed.SetNotify(dns.Fqdn(rpzZone))
+	signed.SetTsig(dns.Fqdn(tsigName), dns.HmacSHA256, 300, time.Now().Unix())
+	sc := &dns.Client{TsigSecret: map[string]string{dns.Fqdn(tsigName): tsigSecret}}
+	if r, _, err := sc.Exchange(signed, otherAddr); err != nil || r.Rcode != dns.RcodeRefused {
+		t.Fatalf("NOTIFY from a non-primary: %v %v", err, r)
+	}
+	// Signed with the right key, from a primary, it is accepted.
 	msg := new(dns.Msg)
 	msg.SetNotify(dns.Fqdn(rpzZone))
 	msg.SetTsig(dns.Fqdn(tsigName), dns.HmacSHA256, 300, time.Now().Unix())
