@@ -32,6 +32,16 @@ type Staging interface {
 	Stage(ctx context.Context, name string, body []byte) (string, error)
 }
 
+// Limiter paces API calls. Syncers of devices in one account and region
+// share one, since AWS's 5 requests/s is per account and region.
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
+// NewLimiter returns a token bucket of rate calls per second; callers wait
+// rather than fail. A rate of 0 or less does not limit.
+func NewLimiter(rate float64) Limiter { return newLimiter(rate) }
+
 // limiter is a token bucket: calls wait rather than fail.
 type limiter struct {
 	mu     sync.Mutex
@@ -42,7 +52,8 @@ type limiter struct {
 
 func newLimiter(rate float64) *limiter { return &limiter{rate: rate, tokens: 1, last: time.Now()} }
 
-func (l *limiter) wait(ctx context.Context) error {
+// Wait blocks until a call may be made.
+func (l *limiter) Wait(ctx context.Context) error {
 	if l == nil || l.rate <= 0 {
 		return nil
 	}
@@ -71,14 +82,14 @@ func (l *limiter) wait(ctx context.Context) error {
 // firewall between calls, and to inject crashes).
 type calls struct {
 	api   API
-	lim   *limiter
+	lim   Limiter
 	mu    sync.Mutex
 	count map[string]int
 	after func(op string, err error) error
 }
 
 func (c *calls) do(ctx context.Context, op string, f func() error) error {
-	if err := c.lim.wait(ctx); err != nil {
+	if err := c.lim.Wait(ctx); err != nil {
 		return err
 	}
 	err := f()

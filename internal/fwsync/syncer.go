@@ -38,6 +38,9 @@ type Config struct {
 	// RateLimit is the most API calls per second (default 5, the AWS
 	// limit per account and region).
 	RateLimit float64
+	// Limiter, when set, paces calls instead of RateLimit: the service
+	// shares one among the devices of an account and region.
+	Limiter Limiter
 	// ImportMin is the size from which a new list is imported from the
 	// staging bucket (default 5000; only with a Staging).
 	ImportMin int
@@ -103,7 +106,11 @@ func New(api API, store StateStore, staging Staging, quota QuotaSource, cfg Conf
 		cfg.Progress = LogProgress{}
 	}
 	s := &Syncer{cfg: cfg, api: api, store: store, staging: staging, quota: quota}
-	s.calls = &calls{api: api, lim: newLimiter(cfg.RateLimit), count: map[string]int{}, after: cfg.AfterCall}
+	lim := cfg.Limiter
+	if lim == nil {
+		lim = newLimiter(cfg.RateLimit)
+	}
+	s.calls = &calls{api: api, lim: lim, count: map[string]int{}, after: cfg.AfterCall}
 	return s, nil
 }
 
