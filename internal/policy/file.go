@@ -156,8 +156,19 @@ func Parse(raw []byte, file string) (Policy, error) {
 
 type reader struct{ file, dir string }
 
+// FieldError is a problem with one key of a policy: the service reports
+// Key as the field, the command line prints the whole line.
+type FieldError struct {
+	File string
+	Line int
+	Key  string
+	Msg  string
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Key, e.Msg) }
+
 func (r reader) errf(n *yaml.Node, key, format string, args ...any) error {
-	return fmt.Errorf("%s:%d: %s: %s", r.file, n.Line, key, fmt.Sprintf(format, args...))
+	return &FieldError{File: r.file, Line: n.Line, Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
 // mapping walks a mapping node, calling the handler of each key and
