@@ -31,8 +31,8 @@ var (
 	regionRe      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 	ruleGroupRe   = regexp.MustCompile(`^rslvr-frg-[0-9a-z]{1,64}$`)
 	accessKeyRe   = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
-	roleARNRe     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$`)
-	externalIDRe  = regexp.MustCompile(`^[A-Za-z0-9+=,.@:/_-]{2,1224}$`)
+	roleARNRe     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$`)
+	externalIDRe  = regexp.MustCompile(`^[A-Za-z0-9+=,.@:/_-]+$`)
 	queuePathRe   = regexp.MustCompile(`^/[0-9]{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$`)
 	secretKeyChar = regexp.MustCompile(`^[\x21-\x7e]{16,256}$`)
 )
@@ -143,10 +143,10 @@ func validateCredentials(d store.Device, secretGiven bool, r Rules) error {
 			return fieldErr("credentials.secret_access_key", "required with an access key ID")
 		}
 	case store.CredRole:
-		if !roleARNRe.MatchString(d.RoleARN) {
+		if len(d.RoleARN) > 2048 || !roleARNRe.MatchString(d.RoleARN) {
 			return fieldErr("credentials.role_arn", "%q: want arn:aws:iam::ACCOUNT:role/NAME", d.RoleARN)
 		}
-		if d.ExternalID != "" && !externalIDRe.MatchString(d.ExternalID) {
+		if d.ExternalID != "" && (len(d.ExternalID) < 2 || len(d.ExternalID) > 1224 || !externalIDRe.MatchString(d.ExternalID)) {
 			return fieldErr("credentials.external_id", "want 2-1224 letters, digits or +=,.@:/_-")
 		}
 	case store.CredAmbient:

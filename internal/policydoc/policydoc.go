@@ -56,6 +56,10 @@ type Options struct {
 	// FileRoots are the directories file sources and list files may be
 	// read from; none: file sources are refused.
 	FileRoots []string
+	// BaseDir anchors relative paths: the server's own copy of the
+	// pre-defined policies' files, so a stored document does not depend on
+	// where one instance keeps its data.
+	BaseDir string
 }
 
 // Checked is a policy that passed every check.
@@ -98,11 +102,15 @@ func Check(name string, raw []byte, prev Secrets, o Options) (*Checked, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := parse(doc, secrets)
+	p, err := parse(doc, secrets, o.BaseDir)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkPaths(p, o.FileRoots); err != nil {
+	roots := o.FileRoots
+	if o.BaseDir != "" {
+		roots = append([]string{o.BaseDir}, roots...)
+	}
+	if err := checkPaths(p, roots); err != nil {
 		return nil, err
 	}
 	stored, err := json.Marshal(doc)
@@ -112,33 +120,43 @@ func Check(name string, raw []byte, prev Secrets, o Options) (*Checked, error) {
 	return &Checked{Policy: p, Doc: stored, Secrets: secrets}, nil
 }
 
-// Load rebuilds the policy from a stored document and its secrets.
-func Load(doc []byte, s Secrets) (policy.Policy, error) {
+// Load rebuilds the policy from a stored document and its secrets; o's
+// BaseDir anchors relative paths.
+func Load(doc []byte, s Secrets, o ...Options) (policy.Policy, error) {
 	var m map[string]any
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	if err := dec.Decode(&m); err != nil {
 		return policy.Policy{}, fmt.Errorf("reading a stored policy: %w", err)
 	}
-	return parse(m, s)
+	base := ""
+	if len(o) > 0 {
+		base = o[0].BaseDir
+	}
+	return parse(m, s, base)
 }
 
 // parse puts the secrets back into a copy of doc and reads it with the
 // policy file reader.
-func parse(doc map[string]any, s Secrets) (policy.Policy, error) {
+func parse(doc map[string]any, s Secrets, baseDir string) (policy.Policy, error) {
 	full := withSecrets(doc, s)
 	raw, err := json.Marshal(full)
 	if err != nil {
 		return policy.Policy{}, fmt.Errorf("encoding the policy: %w", err)
 	}
 	name, _ := doc["name"].(string)
-	p, err := policy.Parse(raw, "policy "+name)
+	// The reader resolves relative paths against the file's folder.
+	file := "policy " + name
+	if baseDir != "" {
+		file = filepath.Join(baseDir, file)
+	}
+	p, err := policy.Parse(raw, file)
 	if err != nil {
 		var fe *policy.FieldError
 		if errors.As(err, &fe) {
 			return p, &FieldError{Field: fe.Key, Message: fe.Msg}
 		}
-		return p, &FieldError{Message: strings.TrimPrefix(err.Error(), "policy "+name+": ")}
+		return p, &FieldError{Message: strings.TrimPrefix(err.Error(), file+": ")}
 	}
 	return p, nil
 }
@@ -262,7 +280,7 @@ func checkPaths(p policy.Policy, roots []string) error {
 			return nil
 		}
 		if !filepath.IsAbs(path) {
-			return &FieldError{Field: field, Message: fmt.Sprintf("%q: the service needs an absolute path", path)}
+			return &FieldError{Field: field, Message: fmt.Sprintf("%q: the service needs an absolute path (relative paths name the pre-defined policies' files)", path)}
 		}
 		clean := filepath.Clean(path)
 		for _, r := range roots {
