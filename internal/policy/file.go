@@ -165,7 +165,9 @@ type FieldError struct {
 	Msg  string
 }
 
-func (e *FieldError) Error() string { return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Key, e.Msg) }
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Key, e.Msg)
+}
 
 func (r reader) errf(n *yaml.Node, key, format string, args ...any) error {
 	return &FieldError{File: r.file, Line: n.Line, Key: key, Msg: fmt.Sprintf(format, args...)}
