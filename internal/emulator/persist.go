@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/rpzfw/rpzfw/internal/fsutil"
 )
 
 // savedList is a domain list as written to the state file.
@@ -66,13 +68,8 @@ func (e *Emulator) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("encoding state: %w", err)
 	}
-	tmp := e.statePath + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("writing state: %w", err)
-	}
-	// Rename so that a crash never leaves half a state file.
-	if err := os.Rename(tmp, e.statePath); err != nil {
-		return fmt.Errorf("writing state: %w", err)
+	if err := fsutil.WriteAtomic(e.statePath, b); err != nil {
+		return fmt.Errorf("saving emulator state: %w", err)
 	}
 	return nil
 }

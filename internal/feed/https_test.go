@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/rpzfw/rpzfw/internal/compile"
+	"github.com/rpzfw/rpzfw/internal/fsutil"
 	"github.com/rpzfw/rpzfw/internal/policy"
 )
 
@@ -176,7 +177,7 @@ func TestHTTPSFeed(t *testing.T) {
 func TestFileFeedSkipsUnchangedFile(t *testing.T) {
 	dir := t.TempDir()
 	path := dir + "/z.rpz"
-	if err := writeAtomic(path, []byte(zoneOf(5, "f"))); err != nil {
+	if err := fsutil.WriteAtomic(path, []byte(zoneOf(5, "f"))); err != nil {
 		t.Fatal(err)
 	}
 	m, _ := NewManager(t.TempDir(), policy.Policy{Sources: []policy.SourceSpec{{Name: "f", Kind: policy.KindFile, Format: "rpz", Path: path}}, MaxShrink: 0.5})

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rpzfw/rpzfw/internal/fsutil"
 	"github.com/rpzfw/rpzfw/internal/policy"
 	"github.com/rpzfw/rpzfw/internal/rpz"
 )
@@ -120,7 +121,7 @@ func (m *Manager) Statuses() []Status {
 
 func (m *Manager) saveStatus(st Status) error {
 	b, _ := json.MarshalIndent(st, "", "  ")
-	return writeAtomic(m.path(st.Name, ".status.json"), b)
+	return fsutil.WriteAtomic(m.path(st.Name, ".status.json"), b)
 }
 
 // Open returns the last good copy of a source (policy.Opener).
@@ -201,7 +202,7 @@ func (m *Manager) Refresh(ctx context.Context, name string) (bool, error) {
 		shrunk := n == 0 && st.Records > 0 || float64(n) < (1-m.Policy.MaxShrink)*float64(st.Records)
 		if shrunk {
 			reason := fmt.Sprintf("shrank from %d to %d records (more than %.0f%%)", st.Records, n, m.Policy.MaxShrink*100)
-			if err := writeAtomic(m.path(name, ".held"), f.body); err != nil {
+			if err := fsutil.WriteAtomic(m.path(name, ".held"), f.body); err != nil {
 				return false, err
 			}
 			st.Held = &Held{Records: n, Since: m.Now(), Reason: reason, Serial: f.serial, ETag: f.etag}
@@ -214,14 +215,14 @@ func (m *Manager) Refresh(ctx context.Context, name string) (bool, error) {
 		st.Held = nil // the source recovered on its own
 		_ = os.Remove(m.path(name, ".held"))
 	} else if st.Held != nil {
-		if err := writeAtomic(m.path(name, ".held"), f.body); err != nil {
+		if err := fsutil.WriteAtomic(m.path(name, ".held"), f.body); err != nil {
 			return false, err
 		}
 		st.Held.Records, st.Held.Serial, st.Held.ETag = n, f.serial, f.etag
 		_ = m.saveStatus(st)
 		return false, nil
 	}
-	if err := writeAtomic(m.path(name, ".good"), f.body); err != nil {
+	if err := fsutil.WriteAtomic(m.path(name, ".good"), f.body); err != nil {
 		return false, err
 	}
 	st.Records, st.Serial, st.ETag, st.LastModified = n, f.serial, f.etag, f.mod
@@ -285,15 +286,4 @@ func fetchFile(s policy.SourceSpec, st Status) (fetched, error) {
 		return fetched{}, fmt.Errorf("reading %s: %w", s.Path, err)
 	}
 	return fetched{body: body, transfer: "file", bytes: int64(len(body)), fileSize: fi.Size(), fileMod: fi.ModTime()}, nil
-}
-
-func writeAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }

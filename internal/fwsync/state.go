@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/rpzfw/rpzfw/internal/fsutil"
 )
 
 // ListRecord is what rpzfw remembers of one of its lists.
@@ -144,14 +146,7 @@ func (f FileStore) DeleteDomains(_ context.Context, id string) error {
 }
 
 func writeAtomic(path string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("saving sync state: %w", err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("saving sync state: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := fsutil.WriteAtomic(path, b); err != nil {
 		return fmt.Errorf("saving sync state: %w", err)
 	}
 	return nil
