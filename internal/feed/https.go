@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/rpzfw/rpzfw/internal/policy"
 )
@@ -25,7 +27,7 @@ func fetchHTTPS(ctx context.Context, c *http.Client, s policy.SourceSpec, st Sta
 	if st.LastModified != "" && st.Held == nil {
 		req.Header.Set("If-Modified-Since", st.LastModified)
 	}
-	resp, err := c.Do(req)
+	resp, err := withRedirectPolicy(c, s).Do(req)
 	if err != nil {
 		return fetched{}, fmt.Errorf("GET %s: %w", s.URL, err)
 	}
@@ -47,4 +49,58 @@ func fetchHTTPS(ctx context.Context, c *http.Client, s policy.SourceSpec, st Sta
 		return fetched{}, fmt.Errorf("GET %s: got %d of %d bytes (a truncated download is never used)", s.URL, len(body), resp.ContentLength)
 	}
 	return fetched{body: body, etag: resp.Header.Get("ETag"), mod: resp.Header.Get("Last-Modified"), transfer: "https", bytes: int64(len(body))}, nil
+}
+
+// maxRedirects is how many redirects a fetch follows, as Go's default.
+const maxRedirects = 10
+
+// withRedirectPolicy returns a copy of c that follows a redirect only to
+// https, and sends the source's configured headers (which may hold
+// secrets: Authorization, API keys) only to the host of the source's URL.
+// Go's own policy forwards custom headers to any host and Authorization to
+// http on the same host.
+func withRedirectPolicy(c *http.Client, s policy.SourceSpec) *http.Client {
+	cc := *c
+	cc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("stopped after %d redirects", maxRedirects)
+		}
+		if req.URL.Scheme != "https" {
+			return fmt.Errorf("refusing a redirect to %s: it leaves https", redactURL(req.URL.String()))
+		}
+		if !sameHost(req, via[0]) {
+			for k := range s.Headers {
+				req.Header.Del(k)
+			}
+		}
+		return nil
+	}
+	return &cc
+}
+
+// sameHost says whether two requests go to the same host and port.
+func sameHost(a, b *http.Request) bool {
+	return canonicalHost(a) == canonicalHost(b)
+}
+
+func canonicalHost(r *http.Request) string {
+	host, port := r.URL.Hostname(), r.URL.Port()
+	if port == "" {
+		port = "443"
+	}
+	return strings.ToLower(strings.TrimSuffix(host, ".")) + ":" + port
+}
+
+// redactURL drops the user information and query of a URL, which may hold
+// credentials, before it is shown.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(an invalid URL)"
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		u.RawQuery = "..."
+	}
+	return u.String()
 }
