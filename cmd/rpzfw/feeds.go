@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
+	"log/slog"
 	"text/tabwriter"
 	"time"
 
@@ -34,7 +34,9 @@ func runFeeds(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	dir := *cacheDir
 	if dir == "" {
-		dir = filepath.Join(fwsync.DefaultStateDir(), "feeds", p.Name)
+		if dir, err = feed.CacheDir(fwsync.DefaultStateDir(), p, slog.Default()); err != nil {
+			return err
+		}
 	}
 	m, err := feed.NewManager(dir, p)
 	if err != nil {

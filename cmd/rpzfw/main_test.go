@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,6 +200,36 @@ func TestPlanEntries(t *testing.T) {
 	for _, want := range []string{"RULE\tDOMAIN\tSOURCE\tLINE", "rpzfw-1-allow\t*.ok.evil.example\tcarve-out\t0", "rpzfw-3-nxdomain\t*.evil.example\trpz.test\t5"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("entries lack %q:\n%s", want, out)
+		}
+	}
+}
+
+// Two policy files with one name in different folders keep separate feed
+// caches: neither compiles the other's copy, nor holds its own smaller feed
+// as a shrink.
+func TestPoliciesWithOneNameKeepSeparateCaches(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	root := t.TempDir()
+	policies := map[string]int{"big": 6, "small": 1}
+	for dir, n := range policies {
+		if err := os.MkdirAll(filepath.Join(root, dir), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		var zone strings.Builder
+		zone.WriteString("$ORIGIN feed.rpz.\n@ SOA localhost. h.invalid. 1 1 1 1 1\n")
+		for i := range n {
+			fmt.Fprintf(&zone, "%s%d.example CNAME .\n", dir, i)
+		}
+		os.WriteFile(filepath.Join(root, dir, "feed.rpz"), []byte(zone.String()), 0o644)
+		os.WriteFile(filepath.Join(root, dir, "policy.yaml"), []byte("sources:\n  - name: feed\n    kind: file\n    path: feed.rpz\n"), 0o644)
+	}
+	for _, dir := range []string{"big", "small"} {
+		out, stderr, code := runCLI(t, "feeds", "refresh", "--policy", filepath.Join(root, dir, "policy.yaml"))
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s %s", dir, code, out, stderr)
+		}
+		if want := fmt.Sprintf("feed    file  %d ", policies[dir]); !strings.Contains(out, want) || strings.Contains(out, "held") {
+			t.Errorf("%s: feeds refresh says\n%s\nwant %q and nothing held", dir, out, want)
 		}
 	}
 }

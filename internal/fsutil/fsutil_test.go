@@ -60,3 +60,30 @@ func TestWriteAtomicFailureLeavesOldContent(t *testing.T) {
 		t.Errorf("read %q", b)
 	}
 }
+
+func TestCheckName(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"rslvr-frg-0123456789abcdef0", true},
+		{"prod_eu.west-1", true},
+		{"a", true},
+		{"", false},
+		{"..", false},
+		{".", false},
+		{"../../etc", false},
+		{"a/b", false},
+		{"a..b", false},
+		{".hidden", false},
+		{"-flag", false},
+		{"a b", false},
+		{`a\b`, false},
+		{"a\x00b", false},
+		{string(make([]byte, MaxNameLen+1)), false},
+	} {
+		if err := CheckName(tc.name); (err == nil) != tc.ok {
+			t.Errorf("CheckName(%q) = %v, want ok %v", tc.name, err, tc.ok)
+		}
+	}
+}
