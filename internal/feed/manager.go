@@ -62,9 +62,10 @@ type Manager struct {
 	Now    func() time.Time
 	Log    *slog.Logger
 
-	mu      sync.Mutex
-	locks   map[string]*sync.Mutex
-	trigger chan string
+	mu        sync.Mutex
+	locks     map[string]*sync.Mutex
+	trigger   chan string
+	writeFile func(path string, b []byte) error // nil: fsutil.WriteAtomic
 }
 
 // NewManager makes a manager keeping copies in dir.
@@ -99,13 +100,60 @@ func (m *Manager) lock(name string) func() {
 	return l.Unlock
 }
 
-// Status returns the saved status of a source.
+// Status returns the saved status of a source, for display: a status that
+// cannot be read is shown with the reason as its last error.
 func (m *Manager) Status(name string) Status {
-	st := Status{Name: name}
-	if b, err := os.ReadFile(m.path(name, ".status.json")); err == nil {
-		_ = json.Unmarshal(b, &st)
+	st, err := m.readStatus(name)
+	if err != nil {
+		return Status{Name: name, LastError: err.Error()}
 	}
 	return st
+}
+
+// readStatus returns the saved status of a source; none saved yet is an
+// empty status, one that cannot be read or decoded is an error.
+func (m *Manager) readStatus(name string) (Status, error) {
+	st := Status{Name: name}
+	path := m.path(name, ".status.json")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("reading the feed status: %w", err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return Status{Name: name}, fmt.Errorf("the feed status %s is damaged (%v): without it the shrink guard cannot tell how many records the last good copy holds; remove it and rpzfw counts the last good copy again", path, err)
+	}
+	return st, nil
+}
+
+// loadStatus returns the status a refresh or an accept starts from. A
+// damaged status stops it (guessing would reset the shrink guard). A
+// missing status beside a last good copy is rebuilt by counting the copy,
+// so the next update is still compared with what the copy holds.
+func (m *Manager) loadStatus(s policy.SourceSpec) (Status, error) {
+	st, err := m.readStatus(s.Name)
+	if err != nil {
+		return st, err
+	}
+	if _, serr := os.Stat(m.path(s.Name, ".status.json")); !errors.Is(serr, os.ErrNotExist) {
+		return st, nil
+	}
+	good, err := os.ReadFile(m.path(s.Name, ".good"))
+	if errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("reading the last good copy: %w", err)
+	}
+	n, err := countRecords(s, good)
+	if err != nil {
+		return st, fmt.Errorf("the feed status is missing and the last good copy does not parse (%v): remove %s to fetch the source afresh", err, m.path(s.Name, ".good"))
+	}
+	st.Records = n
+	m.Log.Info("rebuilt a missing feed status from the last good copy", "source", s.Name, "records", n)
+	return st, nil
 }
 
 // Statuses returns every source's status, in policy order.
@@ -120,8 +168,22 @@ func (m *Manager) Statuses() []Status {
 }
 
 func (m *Manager) saveStatus(st Status) error {
-	b, _ := json.MarshalIndent(st, "", "  ")
-	return fsutil.WriteAtomic(m.path(st.Name, ".status.json"), b)
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("saving the status of %s: %w", st.Name, err)
+	}
+	if err := m.write(m.path(st.Name, ".status.json"), b); err != nil {
+		return fmt.Errorf("saving the status of %s: %w", st.Name, err)
+	}
+	return nil
+}
+
+// write writes a cache file atomically (a seam for tests of failed writes).
+func (m *Manager) write(path string, b []byte) error {
+	if m.writeFile != nil {
+		return m.writeFile(path, b)
+	}
+	return fsutil.WriteAtomic(path, b)
 }
 
 // Open returns the last good copy of a source (policy.Opener).
@@ -159,7 +221,10 @@ func (m *Manager) Refresh(ctx context.Context, name string) (bool, error) {
 		return false, err
 	}
 	defer m.lock(name)()
-	st := m.Status(name)
+	st, err := m.loadStatus(s)
+	if err != nil {
+		return false, fmt.Errorf("source %s: %w", name, err)
+	}
 	st.Name, st.Kind = name, s.Kind
 	st.LastAttempt = m.Now()
 	start := time.Now()
@@ -177,9 +242,8 @@ func (m *Manager) Refresh(ctx context.Context, name string) (bool, error) {
 	took := time.Since(start)
 	if err != nil {
 		st.LastError = err.Error()
-		_ = m.saveStatus(st)
 		m.Log.Warn("fetching a source failed; keeping its last good copy", "source", name, "err", err)
-		return false, fmt.Errorf("source %s: %w", name, err)
+		return false, errors.Join(fmt.Errorf("source %s: %w", name, err), m.saveStatus(st))
 	}
 	if f.refresh > 0 {
 		st.Refresh, st.Retry = f.refresh, f.retry
@@ -194,35 +258,34 @@ func (m *Manager) Refresh(ctx context.Context, name string) (bool, error) {
 	n, perr := countRecords(s, f.body)
 	if perr != nil {
 		st.LastError = "the new copy does not parse: " + perr.Error()
-		_ = m.saveStatus(st)
 		m.Log.Warn("a source's new copy does not parse; keeping the last good copy", "source", name, "err", perr)
-		return false, fmt.Errorf("source %s: %s", name, st.LastError)
+		return false, errors.Join(fmt.Errorf("source %s: %s", name, st.LastError), m.saveStatus(st))
 	}
 	if _, statErr := os.Stat(m.path(name, ".good")); statErr == nil && st.Held == nil {
 		shrunk := n == 0 && st.Records > 0 || float64(n) < (1-m.Policy.MaxShrink)*float64(st.Records)
 		if shrunk {
 			reason := fmt.Sprintf("shrank from %d to %d records (more than %.0f%%)", st.Records, n, m.Policy.MaxShrink*100)
-			if err := fsutil.WriteAtomic(m.path(name, ".held"), f.body); err != nil {
+			if err := m.write(m.path(name, ".held"), f.body); err != nil {
 				return false, err
 			}
 			st.Held = &Held{Records: n, Since: m.Now(), Reason: reason, Serial: f.serial, ETag: f.etag}
 			st.LastError = "update held: " + reason + "; run 'rpzfw feeds accept " + name + "' to use it"
-			_ = m.saveStatus(st)
 			m.Log.Warn("a source shrank sharply; holding the update until it is accepted", "source", name, "from", st.Records, "to", n)
-			return false, nil
+			return false, m.saveStatus(st)
 		}
 	} else if st.Held != nil && n >= st.Held.Records && float64(n) >= (1-m.Policy.MaxShrink)*float64(st.Records) {
 		st.Held = nil // the source recovered on its own
-		_ = os.Remove(m.path(name, ".held"))
+		if err := os.Remove(m.path(name, ".held")); err != nil && !errors.Is(err, os.ErrNotExist) {
+			m.Log.Warn("removing a held update that is no longer needed", "source", name, "err", err)
+		}
 	} else if st.Held != nil {
-		if err := fsutil.WriteAtomic(m.path(name, ".held"), f.body); err != nil {
+		if err := m.write(m.path(name, ".held"), f.body); err != nil {
 			return false, err
 		}
 		st.Held.Records, st.Held.Serial, st.Held.ETag = n, f.serial, f.etag
-		_ = m.saveStatus(st)
-		return false, nil
+		return false, m.saveStatus(st)
 	}
-	if err := fsutil.WriteAtomic(m.path(name, ".good"), f.body); err != nil {
+	if err := m.write(m.path(name, ".good"), f.body); err != nil {
 		return false, err
 	}
 	st.Records, st.Serial, st.ETag, st.LastModified = n, f.serial, f.etag, f.mod
@@ -245,11 +308,15 @@ func (m *Manager) RefreshAll(ctx context.Context) map[string]error {
 
 // Accept makes a held update current.
 func (m *Manager) Accept(name string) error {
-	if _, err := m.source(name); err != nil {
+	s, err := m.source(name)
+	if err != nil {
 		return err
 	}
 	defer m.lock(name)()
-	st := m.Status(name)
+	st, err := m.loadStatus(s)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", name, err)
+	}
 	if st.Held == nil {
 		return fmt.Errorf("source %s has no held update", name)
 	}
