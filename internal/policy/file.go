@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rpzfw/rpzfw/internal/dnsfw"
+	"github.com/rpzfw/rpzfw/internal/fsutil"
 )
 
 // Source kinds.
@@ -107,7 +108,16 @@ func Parse(raw []byte, file string) (Policy, error) {
 	r := reader{file: file, dir: filepath.Dir(file)}
 	root := doc.Content[0]
 	err := r.mapping(root, "", map[string]func(*yaml.Node, string) error{
-		"name": func(n *yaml.Node, key string) error { return r.str(n, key, &p.Name) },
+		"name": func(n *yaml.Node, key string) error {
+			if err := r.str(n, key, &p.Name); err != nil {
+				return err
+			}
+			// The name becomes a directory name (the feed cache).
+			if err := fsutil.CheckName(p.Name); err != nil {
+				return r.errf(n, key, "%v", err)
+			}
+			return nil
+		},
 		"sources": func(n *yaml.Node, key string) error {
 			if n.Kind != yaml.SequenceNode {
 				return r.errf(n, key, "want a list of sources")
@@ -149,9 +159,33 @@ func Parse(raw []byte, file string) (Policy, error) {
 		return p, fmt.Errorf("%s: the policy has no sources and no lists", file)
 	}
 	if p.Name == "" {
-		p.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+		p.Name = NameFromFile(file)
 	}
 	return p, nil
+}
+
+// NameFromFile makes a policy name from a policy file's name: its base name
+// without the extension, with every character a name cannot hold (see
+// fsutil.CheckName) replaced by '_'.
+func NameFromFile(file string) string {
+	base := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	b := []byte(base)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			b[i] = '_'
+		}
+	}
+	name := strings.TrimLeft(string(b), "._-")
+	for strings.Contains(name, "..") {
+		name = strings.ReplaceAll(name, "..", "._")
+	}
+	if len(name) > fsutil.MaxNameLen {
+		name = name[:fsutil.MaxNameLen]
+	}
+	if fsutil.CheckName(name) != nil {
+		return "policy"
+	}
+	return name
 }
 
 type reader struct{ file, dir string }

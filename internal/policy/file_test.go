@@ -82,6 +82,10 @@ func TestParseErrors(t *testing.T) {
 		{"sources: [\n", "p.yaml: "},
 		{"- just\n- a list\n", "p.yaml:1: policy: want a mapping"},
 		{"sources:\n  - name: 'bad name'\n    kind: file\n    path: x\n", "sources[0].name: \"bad name\""},
+		{"name: ../../etc\nallow_list: [a.example]\n", "p.yaml:1: name: \"../../etc\": must start with a letter or digit"},
+		{"name: a/b\nallow_list: [a.example]\n", "p.yaml:1: name: \"a/b\": \"/\" is not allowed"},
+		{"name: a..b\nallow_list: [a.example]\n", "p.yaml:1: name: \"a..b\": must not contain"},
+		{"name: ''\nallow_list: [a.example]\n", "p.yaml:1: name: empty"},
 	}
 	for _, tc := range tests {
 		_, err := Parse([]byte(tc.text), "p.yaml")
@@ -119,4 +123,20 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A name taken from the file name is always safe as a directory name.
+func TestNameFromFile(t *testing.T) {
+	for file, want := range map[string]string{
+		"/etc/rpzfw/policy.yaml":  "policy",
+		"corp prod.yaml":          "corp_prod",
+		"../x/..weird..name.yaml": "weird._name",
+		"/tmp/.yaml":              "policy",
+		"/tmp/...":                "policy",
+		"politique-é.yml":         "politique-__",
+	} {
+		if got := NameFromFile(file); got != want {
+			t.Errorf("NameFromFile(%q) = %q, want %q", file, got, want)
+		}
+	}
 }
