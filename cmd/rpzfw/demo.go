@@ -21,6 +21,9 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkRanges(durationAtLeast("settle", *settle, 0)); err != nil {
+		return err
+	}
 	if len(pos) == 0 && pf.allowList == "" && pf.blockList == "" {
 		pos = []string{"examples/sample.rpz"}
 		pf.allowList, pf.blockList = "examples/allow.txt", "examples/block.txt"

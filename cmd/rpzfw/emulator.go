@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -49,6 +47,17 @@ func runEmulator(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&cfg.DNS.Upstream, "upstream", "", "forward passed queries to this DNS `server` (default: answer A 192.0.2.1 / AAAA 2001:db8::1)")
 	fs.StringVar(&cfg.StatePath, "state", "", "keep the state in this `file` across restarts")
 	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := checkRanges(
+		durationAtLeast("settle", cfg.Settle, 0),
+		intAtLeast("quota-domains", cfg.Quotas.Domains, 1),
+		intAtLeast("quota-lists", cfg.Quotas.DomainLists, 1),
+		intAtLeast("quota-rules", cfg.Quotas.RulesPerGroup, 1),
+		intAtLeast("quota-groups", cfg.Quotas.RuleGroups, 1),
+		floatIn("throttle-rps", cfg.Faults.ThrottleRPS, 0, 1e9, "want 0 (off) or a number of requests per second"),
+		durationAtLeast("log-flush", cfg.Logs.Flush, time.Second),
+	); err != nil {
 		return err
 	}
 	for _, f := range faults {
@@ -98,9 +107,14 @@ func runTraffic(ctx context.Context, args []string, stdout io.Writer) error {
 	region := fs.String("region", "us-east-1", "region for --api")
 	seed := fs.Uint64("seed", 1, "random seed")
 	if _, err := parseFlags(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
+		return err
+	}
+	if err := checkRanges(
+		intIn("queries", cfg.Queries, 1, 100_000_000),
+		floatIn("rate", cfg.Rate, 0, 1e9, "want 0 (as fast as answers come) or a number of queries per second"),
+		floatIn("hit-share", cfg.HitShare, 0, 1, "want a share from 0 to 1"),
+		intIn("sources", cfg.Sources, 1, 250),
+	); err != nil {
 		return err
 	}
 	cfg.Seed = *seed

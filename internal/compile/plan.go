@@ -3,6 +3,7 @@ package compile
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -69,6 +70,8 @@ func (s Settings) validate() error {
 		return errors.New("maximum rules must be positive")
 	case s.FirstPriority < 0 || s.PriorityStep < 0:
 		return errors.New("rule priorities must be positive")
+	case s.FirstPriority > math.MaxInt32 || s.PriorityStep > math.MaxInt32:
+		return fmt.Errorf("rule priorities must be at most %d (the API's limit)", math.MaxInt32)
 	case len(s.Prefix) > 40:
 		return fmt.Errorf("rule name prefix %q is longer than 40 characters", s.Prefix)
 	}
@@ -144,6 +147,9 @@ func (b *Builder) Compile(s Settings) (*Plan, error) {
 	lay := t.layer()
 	if len(lay.colors) > s.MaxRules {
 		return nil, fmt.Errorf("the policy needs %d rules (at least %d for its layering of allow and block entries), more than the limit of %d rules per rule group", len(lay.colors), lay.lowerBound, s.MaxRules)
+	}
+	if n := int64(len(lay.colors)); n > 0 && int64(s.FirstPriority)+(n-1)*int64(s.PriorityStep) > math.MaxInt32 {
+		return nil, fmt.Errorf("the last of the policy's %d rules would have priority %d, above %d (the API's limit): lower the first priority or the step", n, int64(s.FirstPriority)+(n-1)*int64(s.PriorityStep), math.MaxInt32)
 	}
 
 	p := &Plan{

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -74,6 +75,10 @@ const DefaultMaxShrink = 0.5
 
 // DefaultMaxSize caps an https download.
 const DefaultMaxSize = 256 << 20
+
+// MaxMaxSize bounds max_size: a copy is held in memory while it is checked,
+// and a larger cap is a typo.
+const MaxMaxSize = 64 << 30
 
 var (
 	sourceNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
@@ -467,6 +472,9 @@ func parseSize(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil && errors.Is(err, strconv.ErrRange) || err == nil && n > MaxMaxSize/mult {
+		return 0, fmt.Errorf("too large: at most %dGB", MaxMaxSize>>30)
+	}
 	if err != nil || n <= 0 {
 		return 0, fmt.Errorf("want a size such as 50MB")
 	}

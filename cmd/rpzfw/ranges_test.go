@@ -1,0 +1,35 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// Numbers out of range are usage errors (exit 2) that name the flag,
+// before anything is started or sent.
+func TestFlagRanges(t *testing.T) {
+	zone := writeFile(t, "z.rpz", testZone)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"emulator", "--settle", "-1s"}, "--settle: want at least 0s"},
+		{[]string{"emulator", "--quota-domains", "-5"}, "--quota-domains: want at least 1"},
+		{[]string{"emulator", "--quota-rules", "0"}, "--quota-rules: want at least 1"},
+		{[]string{"emulator", "--throttle-rps", "-1"}, "--throttle-rps"},
+		{[]string{"emulator", "--throttle-rps", "NaN"}, "--throttle-rps"},
+		{[]string{"emulator", "--log-flush", "0s"}, "--log-flush: want at least 1s"},
+		{[]string{"emulator", "traffic", "--queries", "-5"}, "--queries: want 1 to"},
+		{[]string{"emulator", "traffic", "--rate", "-1"}, "--rate"},
+		{[]string{"emulator", "traffic", "--rate", "+Inf"}, "--rate"},
+		{[]string{"emulator", "traffic", "--hit-share", "1.5"}, "--hit-share: want a share from 0 to 1"},
+		{[]string{"emulator", "traffic", "--sources", "0"}, "--sources: want 1 to 250"},
+		{[]string{"emulator", "traffic", "--sources", "300"}, "--sources: want 1 to 250"},
+		{[]string{"demo", "--settle", "-1s", zone}, "--settle"},
+	} {
+		_, stderr, code := runCLI(t, tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
