@@ -18,8 +18,12 @@ func runFeeds(ctx context.Context, args []string, stdout io.Writer) error {
 	file := fs.String("policy", "", "policy `FILE`")
 	cacheDir := fs.String("cache-dir", "", "`directory` of the sources' last good copies (default: the state directory)")
 	notify := fs.String("notify-listen", "", "with watch: answer DNS NOTIFY from the primaries on this `address` (UDP)")
+	timeout := fs.Duration("fetch-timeout", feed.DefaultFetchTimeout, "give up a fetch of one source after this `duration` (its last good copy stays)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
+		return err
+	}
+	if err := checkRanges(durationAtLeast("fetch-timeout", *timeout, time.Second)); err != nil {
 		return err
 	}
 	if len(pos) == 0 {
@@ -42,6 +46,7 @@ func runFeeds(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	m.FetchTimeout = *timeout
 	switch pos[0] {
 	case "status":
 	case "refresh":

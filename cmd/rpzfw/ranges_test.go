@@ -26,6 +26,7 @@ func TestFlagRanges(t *testing.T) {
 		{[]string{"emulator", "traffic", "--sources", "0"}, "--sources: want 1 to 250"},
 		{[]string{"emulator", "traffic", "--sources", "300"}, "--sources: want 1 to 250"},
 		{[]string{"demo", "--settle", "-1s", zone}, "--settle"},
+		{[]string{"feeds", "status", "--policy", "p.yaml", "--fetch-timeout", "0s"}, "--fetch-timeout: want at least 1s"},
 	} {
 		_, stderr, code := runCLI(t, tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {

@@ -2,6 +2,7 @@ package feed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,26 +28,32 @@ func fetchHTTPS(ctx context.Context, c *http.Client, s policy.SourceSpec, st Sta
 	if st.LastModified != "" && st.Held == nil {
 		req.Header.Set("If-Modified-Since", st.LastModified)
 	}
+	shown := redactURL(s.URL) // a query may hold a token
 	resp, err := withRedirectPolicy(c, s).Do(req)
 	if err != nil {
-		return fetched{}, fmt.Errorf("GET %s: %w", s.URL, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // it repeats the URL, query and all
+		}
+		return fetched{}, fmt.Errorf("GET %s: %w", shown, err)
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotModified:
 		return fetched{transfer: "304"}, nil
 	case resp.StatusCode != http.StatusOK:
-		return fetched{}, fmt.Errorf("GET %s: %s", s.URL, resp.Status)
+		return fetched{}, fmt.Errorf("GET %s: %s", shown, resp.Status)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, s.MaxSize+1))
+	max := maxSize(s)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
 	if err != nil {
-		return fetched{}, fmt.Errorf("GET %s: reading the body: %w (a truncated download is never used)", s.URL, err)
+		return fetched{}, fmt.Errorf("GET %s: reading the body: %w (a truncated download is never used)", shown, err)
 	}
-	if int64(len(body)) > s.MaxSize {
-		return fetched{}, fmt.Errorf("GET %s: the body is larger than max_size (%d bytes)", s.URL, s.MaxSize)
+	if int64(len(body)) > max {
+		return fetched{}, fmt.Errorf("GET %s: the body is larger than max_size (%d bytes)", shown, max)
 	}
 	if resp.ContentLength >= 0 && !resp.Uncompressed && int64(len(body)) != resp.ContentLength {
-		return fetched{}, fmt.Errorf("GET %s: got %d of %d bytes (a truncated download is never used)", s.URL, len(body), resp.ContentLength)
+		return fetched{}, fmt.Errorf("GET %s: got %d of %d bytes (a truncated download is never used)", shown, len(body), resp.ContentLength)
 	}
 	return fetched{body: body, etag: resp.Header.Get("ETag"), mod: resp.Header.Get("Last-Modified"), transfer: "https", bytes: int64(len(body))}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,6 +55,13 @@ type Held struct {
 	ETag    string    `json:"etag,omitempty"`
 }
 
+// DefaultFetchTimeout bounds one fetch of one source.
+const DefaultFetchTimeout = 5 * time.Minute
+
+// DefaultSlowAfter is how long a fetch runs before a warning says what is
+// being waited for.
+const DefaultSlowAfter = 10 * time.Second
+
 // Manager fetches and keeps the sources of one policy.
 type Manager struct {
 	Dir    string
@@ -61,6 +69,12 @@ type Manager struct {
 	HTTP   *http.Client
 	Now    func() time.Time
 	Log    *slog.Logger
+	// FetchTimeout bounds one fetch (zero: DefaultFetchTimeout); a fetch
+	// that runs longer fails and the last good copy is kept.
+	FetchTimeout time.Duration
+	// SlowAfter is how long a fetch may run before a warning names what it
+	// waits for (zero: DefaultSlowAfter).
+	SlowAfter time.Duration
 
 	mu        sync.Mutex
 	locks     map[string]*sync.Mutex
@@ -73,7 +87,8 @@ func NewManager(dir string, p policy.Policy) (*Manager, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("feed cache: %w", err)
 	}
-	return &Manager{Dir: dir, Policy: p, HTTP: &http.Client{Timeout: 5 * time.Minute}, Now: time.Now, Log: slog.Default(),
+	// No client timeout: each fetch is bounded by FetchTimeout instead.
+	return &Manager{Dir: dir, Policy: p, HTTP: &http.Client{}, Now: time.Now, Log: slog.Default(),
 		locks: map[string]*sync.Mutex{}, trigger: make(chan string, 16)}, nil
 }
 
@@ -228,17 +243,7 @@ func (m *Manager) Refresh(ctx context.Context, name string) (bool, error) {
 	st.Name, st.Kind = name, s.Kind
 	st.LastAttempt = m.Now()
 	start := time.Now()
-	var f fetched
-	switch s.Kind {
-	case policy.KindFile:
-		f, err = fetchFile(s, st)
-	case policy.KindHTTPS:
-		f, err = fetchHTTPS(ctx, m.HTTP, s, st)
-	case policy.KindZoneTransfer:
-		f, err = m.fetchZone(ctx, s, st)
-	default:
-		err = fmt.Errorf("unknown source kind %q", s.Kind)
-	}
+	f, err := m.fetch(ctx, s, st)
 	took := time.Since(start)
 	if err != nil {
 		st.LastError = err.Error()
@@ -295,6 +300,52 @@ func (m *Manager) Refresh(ctx context.Context, name string) (bool, error) {
 	return true, m.saveStatus(st)
 }
 
+// fetch fetches one source within FetchTimeout, warning once when it takes
+// longer than SlowAfter so that a dead server never stalls a sync silently.
+func (m *Manager) fetch(ctx context.Context, s policy.SourceSpec, st Status) (fetched, error) {
+	timeout := m.FetchTimeout
+	if timeout <= 0 {
+		timeout = DefaultFetchTimeout
+	}
+	slow := m.SlowAfter
+	if slow <= 0 {
+		slow = DefaultSlowAfter
+	}
+	fctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	warn := time.AfterFunc(slow, func() {
+		m.Log.Warn("still waiting for a source", "source", s.Name, "waiting_for", waitingFor(s), "for", slow, "gives_up_after", timeout)
+	})
+	defer warn.Stop()
+	var f fetched
+	var err error
+	switch s.Kind {
+	case policy.KindFile:
+		f, err = fetchFile(s, st)
+	case policy.KindHTTPS:
+		f, err = fetchHTTPS(fctx, m.HTTP, s, st)
+	case policy.KindZoneTransfer:
+		f, err = m.fetchZone(fctx, s, st)
+	default:
+		err = fmt.Errorf("unknown source kind %q", s.Kind)
+	}
+	if err != nil && ctx.Err() == nil && errors.Is(fctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("gave up after %s (the fetch timeout) waiting for %s: %w", timeout, waitingFor(s), err)
+	}
+	return f, err
+}
+
+// waitingFor says what a fetch of s waits for, without secrets.
+func waitingFor(s policy.SourceSpec) string {
+	switch s.Kind {
+	case policy.KindHTTPS:
+		return redactURL(s.URL)
+	case policy.KindZoneTransfer:
+		return "a zone transfer of " + s.Zone + " from " + strings.Join(s.Primaries, ", ")
+	}
+	return s.Path
+}
+
 // RefreshAll refreshes every source; it returns the errors by source.
 func (m *Manager) RefreshAll(ctx context.Context) map[string]error {
 	errs := map[string]error{}
@@ -340,15 +391,27 @@ func countRecords(s policy.SourceSpec, body []byte) (int, error) {
 	return rpz.ReadZone(bytes.NewReader(body), rpz.ZoneOptions{File: s.Name, Origin: origin}, func(rpz.Record) error { return nil })
 }
 
+// maxSize is the cap of a copy of s.
+func maxSize(s policy.SourceSpec) int64 {
+	if s.MaxSize > 0 {
+		return s.MaxSize
+	}
+	return policy.DefaultMaxSize
+}
+
 func fetchFile(s policy.SourceSpec, st Status) (fetched, error) {
 	fi, err := os.Stat(s.Path)
 	if err != nil {
 		return fetched{}, fmt.Errorf("reading %s: %w", s.Path, err)
 	}
-	if fi.Size() == st.FileSize && fi.ModTime().Equal(st.FileMod) {
+	if fi.Mode().IsRegular() && fi.Size() == st.FileSize && fi.ModTime().Equal(st.FileMod) {
 		return fetched{transfer: "unchanged", fileSize: fi.Size(), fileMod: fi.ModTime()}, nil
 	}
-	body, err := os.ReadFile(s.Path)
+	body, err := fsutil.ReadRegular(s.Path, maxSize(s))
+	var tl *fsutil.TooLargeError
+	if errors.As(err, &tl) {
+		return fetched{}, fmt.Errorf("reading %s: %w (max_size)", s.Path, err)
+	}
 	if err != nil {
 		return fetched{}, fmt.Errorf("reading %s: %w", s.Path, err)
 	}

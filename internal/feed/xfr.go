@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -61,21 +62,44 @@ func newTransfer(s policy.SourceSpec, m *dns.Msg) *dns.Transfer {
 	return t
 }
 
-// receive reads a whole transfer.
+// receive reads a whole transfer, until ctx ends or it grows past the
+// source's max_size.
 func receive(ctx context.Context, s policy.SourceSpec, m *dns.Msg, primary string) ([]dns.RR, int64, error) {
 	t := newTransfer(s, m)
+	// Dial here so that ctx can end the transfer: closing the connection
+	// stops the reader goroutine whatever the primary does.
+	d := net.Dialer{Timeout: t.DialTimeout}
+	conn, err := d.DialContext(ctx, "tcp", primary)
+	if err != nil {
+		return nil, 0, err
+	}
+	t.Conn = &dns.Conn{Conn: conn}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
 	ch, err := t.In(m, primary)
 	if err != nil {
-		return nil, 0, classify(err)
+		return nil, 0, ctxOr(ctx, classify(err))
 	}
+	// Drain the channel on an early return, so the reader goroutine (which
+	// stops once the connection is closed) is not left blocked on a send.
+	defer func() {
+		conn.Close()
+		for range ch {
+		}
+	}()
+	max := maxSize(s)
 	var rrs []dns.RR
 	var size int64
 	for env := range ch {
 		if env.Error != nil {
-			return nil, 0, classify(env.Error)
+			return nil, 0, ctxOr(ctx, classify(env.Error))
 		}
 		for _, rr := range env.RR {
 			size += int64(dns.Len(rr))
+		}
+		if size > max {
+			return nil, 0, fmt.Errorf("the transfer is larger than max_size (%d bytes)", max)
 		}
 		rrs = append(rrs, env.RR...)
 		if ctx.Err() != nil {
@@ -86,6 +110,15 @@ func receive(ctx context.Context, s policy.SourceSpec, m *dns.Msg, primary strin
 		return nil, 0, fmt.Errorf("empty transfer")
 	}
 	return rrs, size, nil
+}
+
+// ctxOr returns ctx's error when ctx has ended (the read failed because
+// the connection was closed for it), else err.
+func ctxOr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
+	return err
 }
 
 func classify(err error) error {

@@ -45,7 +45,10 @@ type SourceSpec struct {
 
 	URL     string            // https
 	Headers map[string]string // https; values may be secrets, never logged
-	MaxSize int64             // https, bytes
+
+	// MaxSize caps a copy of the source, in bytes (every kind; zero:
+	// DefaultMaxSize).
+	MaxSize int64
 
 	Primaries []string // zone-transfer, host:port
 	Zone      string   // zone-transfer
@@ -66,6 +69,8 @@ type ListSpec struct {
 	Domains []string
 	File    string
 	Line    int
+	// MaxSize caps the file, in bytes (zero: DefaultMaxSize).
+	MaxSize int64
 }
 
 func (l ListSpec) empty() bool { return len(l.Domains) == 0 && l.File == "" }
@@ -73,8 +78,12 @@ func (l ListSpec) empty() bool { return len(l.Domains) == 0 && l.File == "" }
 // DefaultMaxShrink is the share a source may shrink by before it is held.
 const DefaultMaxShrink = 0.5
 
-// DefaultMaxSize caps an https download.
+// DefaultMaxSize caps a copy of a source or a list file: an https
+// download, a zone transfer, a file.
 const DefaultMaxSize = 256 << 20
+
+// MaxPolicyFileSize caps a policy file.
+const MaxPolicyFileSize = 16 << 20
 
 // MaxMaxSize bounds max_size: a copy is held in memory while it is checked,
 // and a larger cap is a typo.
@@ -91,7 +100,7 @@ func (t TSIG) AlgorithmName() string { return tsigAlgs[t.Algorithm] }
 // ParseFile reads a policy file (YAML). Every problem is reported as
 // "file:line: key: what is wrong".
 func ParseFile(path string) (Policy, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := fsutil.ReadRegular(path, MaxPolicyFileSize)
 	if err != nil {
 		return Policy{}, fmt.Errorf("reading policy: %w", err)
 	}
@@ -286,9 +295,25 @@ func (r reader) list(n *yaml.Node, key string, dst *ListSpec) error {
 		}
 		return nil
 	case yaml.MappingNode:
-		return r.mapping(n, key+".", map[string]func(*yaml.Node, string) error{
+		err := r.mapping(n, key+".", map[string]func(*yaml.Node, string) error{
 			"file": func(v *yaml.Node, k string) error { return r.path(v, k, &dst.File) },
+			"max_size": func(v *yaml.Node, k string) error {
+				var raw string
+				if err := r.str(v, k, &raw); err != nil {
+					return err
+				}
+				b, err := parseSize(raw)
+				if err != nil {
+					return r.errf(v, k, "%q: %v", raw, err)
+				}
+				dst.MaxSize = b
+				return nil
+			},
 		})
+		if err == nil && dst.File == "" {
+			return r.errf(n, key+".file", "missing: want {file: PATH}")
+		}
+		return err
 	}
 	return r.errf(n, key, "want a list of domains, or {file: PATH}")
 }
@@ -379,6 +404,9 @@ func (r reader) source(n *yaml.Node, key string) (SourceSpec, error) {
 	if s.Format != "rpz" && s.Format != "list" {
 		return s, r.errf(n, key+".format", "%q: want rpz or list", s.Format)
 	}
+	if s.MaxSize == 0 {
+		s.MaxSize = DefaultMaxSize
+	}
 	misplaced := func(field string, set bool) error {
 		if set {
 			return r.errf(n, key+"."+field, "not a setting of a %s source", s.Kind)
@@ -402,9 +430,6 @@ func (r reader) source(n *yaml.Node, key string) (SourceSpec, error) {
 		u, err := url.Parse(s.URL)
 		if s.URL == "" || err != nil || u.Scheme != "https" || u.Host == "" {
 			return s, r.errf(n, key+".url", "%q: want an https:// URL", s.URL)
-		}
-		if s.MaxSize == 0 {
-			s.MaxSize = DefaultMaxSize
 		}
 		for _, m := range []struct {
 			f   string

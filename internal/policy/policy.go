@@ -3,15 +3,16 @@ package policy
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/rpzfw/rpzfw/internal/compile"
+	"github.com/rpzfw/rpzfw/internal/fsutil"
 	"github.com/rpzfw/rpzfw/internal/rpz"
 )
 
@@ -32,7 +33,7 @@ type Policy struct {
 // ParseZoneArg reads a command-line zone argument, "FILE" or
 // "ORIGIN=FILE", as a file source.
 func ParseZoneArg(arg string) (SourceSpec, error) {
-	s := SourceSpec{Kind: KindFile, Format: "rpz", Path: arg}
+	s := SourceSpec{Kind: KindFile, Format: "rpz", Path: arg, MaxSize: DefaultMaxSize}
 	if origin, path, ok := strings.Cut(arg, "="); ok {
 		if origin == "" || path == "" {
 			return SourceSpec{}, fmt.Errorf("zone argument %q: want FILE or ORIGIN=FILE", arg)
@@ -91,11 +92,44 @@ func (FileOpener) Open(_ context.Context, s SourceSpec) (io.ReadCloser, error) {
 	if s.Kind != KindFile {
 		return nil, fmt.Errorf("source %s is a %s source: it must be fetched first (rpzfw feeds refresh)", s.Name, s.Kind)
 	}
-	f, err := os.Open(s.Path)
+	f, err := openCapped(s.Path, s.MaxSize)
 	if err != nil {
-		return nil, fmt.Errorf("opening source: %w", err)
+		return nil, fmt.Errorf("opening source %s: %w", s.Name, err)
 	}
 	return f, nil
+}
+
+// openCapped opens a regular file, reading at most max bytes (zero:
+// DefaultMaxSize).
+func openCapped(path string, max int64) (io.ReadCloser, error) {
+	if max <= 0 {
+		max = DefaultMaxSize
+	}
+	rc, err := fsutil.OpenRegular(path, max)
+	if err != nil {
+		return nil, withSizeHint(err)
+	}
+	return &sizeHint{rc}, nil
+}
+
+// withSizeHint names the setting that caps a file when err says the cap
+// was hit.
+func withSizeHint(err error) error {
+	var tl *fsutil.TooLargeError
+	if errors.As(err, &tl) {
+		return fmt.Errorf("%w (raise max_size, or --max-file-size on the command line)", err)
+	}
+	return err
+}
+
+type sizeHint struct{ io.ReadCloser }
+
+func (s *sizeHint) Read(p []byte) (int, error) {
+	n, err := s.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = withSizeHint(err)
+	}
+	return n, err
 }
 
 // Load reads every source of p into sink, in precedence order, through
@@ -151,7 +185,7 @@ func loadList(ctx context.Context, sink Sink, name string, l ListSpec, allow boo
 		return nil
 	}
 	return timed(ctx, file, func() (int, error) {
-		f, err := os.Open(l.File)
+		f, err := openCapped(l.File, l.MaxSize)
 		if err != nil {
 			return 0, fmt.Errorf("opening %s: %w", name, err)
 		}
