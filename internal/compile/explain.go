@@ -62,9 +62,18 @@ func (e Explanation) Write(w io.Writer, sources []string) error {
 		}
 		fmt.Fprintf(&b, "  %d. %s: %s%s\n", i+1, s.Source, s.Says, mark)
 	}
-	if d.Source >= 0 {
+	rm := d.Removed
+	switch {
+	case d.Source >= 0:
 		fmt.Fprintf(&b, "Policy (as BIND answers): %s, from %s line %d\n", d.Describe, d.Steps[d.Source].Source, d.Line)
-	} else {
+		if rm != nil {
+			fmt.Fprintf(&b, "  (%s line %d, %s %s, comes first but was removed: %s; rpzfw treats it as not in the zone)\n",
+				sources[rm.Source], rm.Line, rm.Entry, rm.Says, rm.Why)
+		}
+	case rm != nil:
+		fmt.Fprintf(&b, "Policy: %s line %d says %s for %s, but that record was removed: %s. rpzfw treats it as not in the zone, so no source rewrites this name\n",
+			sources[rm.Source], rm.Line, rm.Says, rm.Entry, rm.Why)
+	default:
 		fmt.Fprintf(&b, "Policy (as BIND answers): no rewrite, no source matches\n")
 	}
 	if e.Rule == nil {

@@ -29,6 +29,57 @@ type refSet struct {
 	// exists holds every owner name and all its ancestors (empty
 	// non-terminals included), in query space; "" is the apex.
 	exists map[string]bool
+	// removedExact and removedWild keep the records that were removed
+	// because DNS Firewall cannot express them, by owner (wildcards by the
+	// name under the "*"), so that explain can say which record BIND would
+	// have used and why rpzfw cannot.
+	removedExact, removedWild map[string]Removal
+}
+
+// Removal is a record removed from a policy because DNS Firewall cannot
+// express it: as if it were not in its zone.
+type Removal struct {
+	// Source indexes the policy's sources.
+	Source int
+	Line   int
+	// Entry is the record's trigger ("name" or "*.name").
+	Entry string
+	// Says is what the record asks BIND to do ("DROP", "local data", ...).
+	Says string
+	// Reason is the key of Plan.Removed; Why says it for people.
+	Reason, Why string
+}
+
+// removalWhy says why a record of a reason is removed.
+func removalWhy(reason string) string {
+	switch reason {
+	case ReasonDrop:
+		return "DNS Firewall cannot drop a query"
+	case ReasonTCPOnly:
+		return "DNS Firewall cannot make a client retry over TCP"
+	case ReasonLocalData:
+		return "DNS Firewall cannot answer with local data (A, AAAA, TXT, ...)"
+	case ReasonWildcardCNAME:
+		return "DNS Firewall cannot answer with a CNAME that keeps the query's labels"
+	case "too-long":
+		return "the name or the walled-garden target is longer than a DNS Firewall domain list allows"
+	case "invalid-name":
+		return "a DNS Firewall domain list cannot hold the name"
+	}
+	return "DNS Firewall cannot express it (" + reason + ")"
+}
+
+// recordSays says what a record asks for, for people.
+func recordSays(rec rpz.Record) string {
+	switch rec.Action {
+	case 0:
+		return "NXDOMAIN"
+	case rpz.ActionCNAME, rpz.ActionWildcardCNAME:
+		return "CNAME " + rec.Target
+	case rpz.ActionLocalData:
+		return "local data"
+	}
+	return rec.Action.String()
 }
 
 // NewReference returns an empty reference evaluator.
@@ -37,18 +88,28 @@ func NewReference() *Reference { return &Reference{} }
 // AddSource appends a source in precedence order and returns its index.
 func (r *Reference) AddSource(s Source) (int, error) {
 	r.sources = append(r.sources, s)
-	r.sets = append(r.sets, refSet{exact: map[string]refRec{}, wild: map[string]refRec{}, exists: map[string]bool{}})
+	r.sets = append(r.sets, refSet{exact: map[string]refRec{}, wild: map[string]refRec{}, exists: map[string]bool{},
+		removedExact: map[string]Removal{}, removedWild: map[string]Removal{}})
 	return len(r.sources) - 1, nil
 }
 
 // Add records one record of source src. Records DNS Firewall cannot
 // express are left out, as the compiler leaves them out.
 func (r *Reference) Add(src int, rec rpz.Record) {
-	out, _ := r.outcomes.outcomeOf(r.sources[src], rec)
+	out, reason := r.outcomes.outcomeOf(r.sources[src], rec)
+	set := &r.sets[src]
+	if reason != "" && rec.Trigger == rpz.TriggerQName && reason != ReasonTooManyGardens {
+		m := set.removedExact
+		if rec.Wildcard {
+			m = set.removedWild
+		}
+		if _, dup := m[rec.Name]; !dup {
+			m[rec.Name] = Removal{Source: src, Line: rec.Line, Entry: rec.Entry(), Says: recordSays(rec), Reason: reason, Why: removalWhy(reason)}
+		}
+	}
 	if out == noEntry || out.removed() {
 		return
 	}
-	set := &r.sets[src]
 	m := set.exact
 	owner := rec.Name
 	if rec.Wildcard {
@@ -82,6 +143,9 @@ type Step struct {
 	Line int
 	// Says explains the lookup in words.
 	Says string
+	// Removed is the removed record BIND would have matched here, when
+	// the source has no policy for the name only because of a removal.
+	Removed *Removal
 }
 
 // Decision is the policy's outcome for one query name.
@@ -96,7 +160,11 @@ type Decision struct {
 	// dnsfw.Verdict.Outcome(true).
 	View  string
 	Steps []Step
-	out   Outcome
+	// Removed is the first removed record that BIND, holding it, would
+	// have used instead of the outcome above (from a source before the
+	// deciding one, or from any source when none decides).
+	Removed *Removal
+	out     Outcome
 }
 
 // MonitorView is what a client sees on a monitor-only device.
@@ -122,6 +190,12 @@ func (r *Reference) Decide(qname string) Decision {
 		}
 		if step.Match {
 			step.Line = rec.line
+		} else if rm, ok := r.sets[s].removedFor(q, src.Kind); ok {
+			step.Removed = &rm
+			step.Says = fmt.Sprintf("the record %s at line %d (%s) was removed: %s; treated as not in the zone, no rewrite", rm.Entry, rm.Line, rm.Says, rm.Why)
+			if d.Source < 0 && d.Removed == nil {
+				d.Removed = &rm
+			}
 		}
 		d.Steps = append(d.Steps, step)
 		if step.Match && d.Source < 0 {
@@ -156,6 +230,32 @@ func (set *refSet) lookupZone(q string) (refRec, bool, string) {
 		return rec, true, fmt.Sprintf("closest encloser %s, wildcard %s at line %d", r(ce), dnsfw.Entry(ce, true), rec.line)
 	}
 	return refRec{}, false, fmt.Sprintf("closest encloser %s has no wildcard: no rewrite", r(ce))
+}
+
+// removedFor returns the removed record that would match q in this
+// source had it been kept: an exact one, or else the nearest wildcard
+// above q that no kept name shadows (for zones: at or below the closest
+// encloser; for lists: any).
+func (set *refSet) removedFor(q string, kind Kind) (Removal, bool) {
+	if len(set.removedExact) == 0 && len(set.removedWild) == 0 {
+		return Removal{}, false
+	}
+	if rm, ok := set.removedExact[q]; ok {
+		return rm, true
+	}
+	if kind == KindZone && set.exists[q] {
+		return Removal{}, false // q exists: no wildcard applies to it
+	}
+	for a := q; a != ""; {
+		a = parentName(a)
+		if rm, ok := set.removedWild[a]; ok {
+			return rm, true
+		}
+		if kind == KindZone && set.exists[a] {
+			break // the closest encloser: wildcards above it do not apply
+		}
+	}
+	return Removal{}, false
 }
 
 func (set *refSet) lookupList(q string) (refRec, bool, string) {

@@ -142,13 +142,25 @@ func why(e compile.Explanation, sources []string) string {
 	if e.Rule != nil {
 		rule = fmt.Sprintf("rule %s (%s) via %s", e.Rule.Name, e.Rule.Action, e.Verdict.Entry)
 	}
+	removed := ""
+	if rm := d.Removed; rm != nil {
+		removed = fmt.Sprintf("%s line %d says %s, removed: %s", sources[rm.Source], rm.Line, rm.Says, rm.Why)
+	}
 	if d.Source < 0 {
-		if e.Rule != nil {
+		switch {
+		case removed != "" && e.Rule != nil:
+			return removed + "; " + rule + " carves it out"
+		case removed != "":
+			return removed + "; " + rule
+		case e.Rule != nil:
 			return "no policy applies; " + rule + " carves it out"
 		}
 		return "no policy applies"
 	}
-	return fmt.Sprintf("%s line %d says %s; %s", sources[d.Source], d.Line, d.Describe, rule)
+	if removed != "" {
+		removed = " (" + removed + ")"
+	}
+	return fmt.Sprintf("%s line %d says %s%s; %s", sources[d.Source], d.Line, d.Describe, removed, rule)
 }
 
 // indent prefixes lines written through it.
