@@ -66,13 +66,15 @@ func readDeviceInput(w http.ResponseWriter, r *http.Request) (deviceInput, error
 // only when it all succeeds.
 func (s *Server) applyDevice(r *http.Request, d *store.Device, in deviceInput, create bool) error {
 	next := *d
+	if create {
+		// Before the input, so that a value given (even 0 or "") is
+		// checked rather than replaced.
+		device.Defaults(&next)
+	}
 	in.apply(&next)
 	newSecret, err := in.Credentials.apply(&next, d)
 	if err != nil {
 		return err
-	}
-	if create {
-		device.Defaults(&next)
 	}
 	if newSecret != "" {
 		if err := device.ValidateSecretKey(newSecret.Reveal()); err != nil {
