@@ -68,6 +68,9 @@ func ReadZone(r io.Reader, opt ZoneOptions, fn func(Record) error) (int, error) 
 	zp.SetDefaultTTL(defaultTTL)
 	n := 0
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		if err := checkNameLengths(rr); err != nil {
+			return n, fmt.Errorf("%s:%d: %v", opt.File, lt.start, err)
+		}
 		rec, keep := classify(rr, origin)
 		if !keep {
 			continue
@@ -87,6 +90,62 @@ func ReadZone(r io.Reader, opt ZoneOptions, fn func(Record) error) (int, error) 
 		return n, parseError(opt.File, err, lt.line)
 	}
 	return n, nil
+}
+
+// maxNameOctets is the longest domain name in wire form (RFC 1035 3.1).
+const maxNameOctets = 255
+
+// checkNameLengths refuses an owner name or CNAME target longer than 255
+// octets, as BIND does ("ran out of space"); miekg/dns accepts them. A
+// presentation name (absolute, so ending in a dot) of n characters takes at
+// most n+1 octets, so only names over 254 characters need counting.
+func checkNameLengths(rr dns.RR) error {
+	if name := rr.Header().Name; len(name) >= maxNameOctets && wireLen(name) > maxNameOctets {
+		return fmt.Errorf("owner name %s is %d octets long, more than %d (BIND refuses the zone)", shorten(name), wireLen(name), maxNameOctets)
+	}
+	if c, ok := rr.(*dns.CNAME); ok && len(c.Target) >= maxNameOctets && wireLen(c.Target) > maxNameOctets {
+		return fmt.Errorf("CNAME target %s is %d octets long, more than %d (BIND refuses the zone)", shorten(c.Target), wireLen(c.Target), maxNameOctets)
+	}
+	return nil
+}
+
+// wireLen is the length of an absolute presentation name in wire form: a
+// length octet per label, the label's octets (an escape, \. or \DDD, is
+// one), and the root's zero octet.
+func wireLen(name string) int {
+	if name == "." {
+		return 1
+	}
+	n := 1 // the root label
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c == '\\':
+			if i+3 < len(name) && isDigit(name[i+1]) && isDigit(name[i+2]) && isDigit(name[i+3]) {
+				i += 3
+			} else {
+				i++
+			}
+			n++
+		case c == '.':
+			n++ // the length octet of the label this dot ends
+		default:
+			n++
+		}
+	}
+	if !strings.HasSuffix(name, ".") {
+		n++ // a relative name's last label has no dot
+	}
+	return n
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// shorten keeps a long name readable in a message.
+func shorten(name string) string {
+	if len(name) <= 40 {
+		return name
+	}
+	return name[:20] + "..." + name[len(name)-17:]
 }
 
 // SniffOrigin returns the zone origin a file declares with $ORIGIN before
