@@ -148,6 +148,11 @@ func (c *credentialsInput) apply(d *store.Device, old *store.Device) (secret.Str
 	if c.SecretAccessKey != nil && *c.SecretAccessKey != policydoc.Redacted {
 		newSecret = *c.SecretAccessKey
 	}
+	switch d.CredKind {
+	case store.CredAccessKey, store.CredRole, store.CredAmbient:
+	default:
+		return newSecret, nil // device.Validate names the type's problem
+	}
 	if d.CredKind != store.CredAccessKey {
 		switch {
 		case d.AccessKeyID != "":
