@@ -91,6 +91,7 @@ func TestEmulatorDNS(t *testing.T) {
 		ruleSpec{priority: 30, action: types.ActionBlock, response: types.BlockResponseOverride, override: "garden.test", ttl: 77, domains: []string{"*.walled.example"}},
 		ruleSpec{priority: 40, action: types.ActionAlert, domains: []string{"alert.test"}},
 		ruleSpec{priority: 50, action: types.ActionBlock, response: types.BlockResponseNxdomain, qtype: "AAAA", domains: []string{"v6only.test"}},
+		ruleSpec{priority: 60, action: types.ActionBlock, response: types.BlockResponseNxdomain, domains: []string{"*.war.test"}},
 	)
 	addr := m.dp.Addr()
 	for _, transport := range []string{"udp", "tcp"} {
@@ -116,6 +117,9 @@ func TestEmulatorDNS(t *testing.T) {
 			{"v6only.test", dns.TypeAAAA, "NXDOMAIN", nil},
 			{"v6only.test", dns.TypeA, "NOERROR", hasA},
 			{"clean.org", dns.TypeA, "NOERROR", hasA},
+			{"mal.war.test", dns.TypeA, "NXDOMAIN", nil},
+			{`mal\.war.test`, dns.TypeA, "NOERROR", hasA}, // one label "mal.war" under test
+			{`a.mal\.war.test`, dns.TypeA, "NOERROR", hasA},
 		}
 		for _, tc := range tests {
 			a := query(t, addr, transport, tc.name, tc.qtype)

@@ -127,12 +127,9 @@ func (r *Reference) Add(src int, rec rpz.Record) {
 	}
 }
 
-func parentName(n string) string {
-	if i := strings.IndexByte(n, '.'); i >= 0 {
-		return n[i+1:]
-	}
-	return ""
-}
+// parentName drops the first label; a query name may hold an escaped dot
+// inside a label ("mal\.war.example"), which ends no label.
+func parentName(n string) string { return dnsfw.Parent(n) }
 
 // Step is what one source says about a query name.
 type Step struct {

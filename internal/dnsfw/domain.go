@@ -22,7 +22,9 @@ var (
 // which rpzfw stores and compares entries. ListFirewallDomains returns
 // names with a trailing dot; entries are sent without one.
 func NormalizeDomain(d string) string {
-	d = strings.TrimSuffix(d, ".")
+	if strings.HasSuffix(d, ".") && !escapedAt(d, len(d)-1) {
+		d = d[:len(d)-1]
+	}
 	for i := 0; i < len(d); i++ {
 		if c := d[i]; c >= 'A' && c <= 'Z' {
 			return strings.ToLower(d)
@@ -112,4 +114,42 @@ func DescribeDomainError(err error) string {
 		return "too-long"
 	}
 	return "invalid-name"
+}
+
+// LabelEnd returns the index of the dot that ends the first label of name,
+// or -1 when name has one label. Names in presentation form (query names
+// as miekg/dns gives them) write a dot inside a label as "\.", which ends
+// nothing: "mal\.war.example" is the label "mal.war" under "example".
+func LabelEnd(name string) int {
+	i := strings.IndexByte(name, '.')
+	if i < 0 || strings.IndexByte(name[:i], '\\') < 0 {
+		return i // the common case: no escape before the first dot
+	}
+	for i := 0; i < len(name); i++ {
+		switch name[i] {
+		case '\\':
+			i++ // skip the escaped character (\DDD holds no dot)
+		case '.':
+			return i
+		}
+	}
+	return -1
+}
+
+// Parent returns name without its first label ("" for a single label).
+func Parent(name string) string {
+	if i := LabelEnd(name); i >= 0 {
+		return name[i+1:]
+	}
+	return ""
+}
+
+// escapedAt says whether the character at i is escaped by an odd number of
+// backslashes before it.
+func escapedAt(s string, i int) bool {
+	n := 0
+	for j := i - 1; j >= 0 && s[j] == '\\'; j-- {
+		n++
+	}
+	return n%2 == 1
 }

@@ -108,7 +108,7 @@ func (m *Matcher) MatchType(qname, qtype string) Verdict {
 	}
 	// Every strict ancestor's wildcard, then the root's "*".
 	for rest := q; rest != ""; {
-		dot := strings.IndexByte(rest, '.')
+		dot := LabelEnd(rest)
 		if dot < 0 {
 			break
 		}

@@ -47,6 +47,8 @@ func FuzzMatcher(f *testing.F) {
 	f.Add("a.evil.test", "*.evil.test")
 	f.Add("evil.test", "evil.test")
 	f.Add("", "*")
+	f.Add(`mal\.war.example`, "*.war.example")
+	f.Add(`a\\.war.example`, "*.war.example")
 	f.Fuzz(func(t *testing.T, q, entry string) {
 		entry = NormalizeDomain(entry)
 		if ValidateDomain(entry) != nil {
@@ -63,7 +65,9 @@ func FuzzMatcher(f *testing.F) {
 		case name == "":
 			want = true
 		default:
-			want = len(qn) > len(name)+1 && qn[len(qn)-len(name)-1:] == "."+name
+			// The dot before name must end a label: not escaped ("\.").
+			at := len(qn) - len(name) - 1
+			want = len(qn) > len(name)+1 && qn[at:] == "."+name && !escapedAt(qn, at)
 		}
 		if v.Matched != want {
 			t.Fatalf("Match(%q) against %q = %v, want %v", q, entry, v.Matched, want)
@@ -86,6 +90,34 @@ func TestMatcherQtype(t *testing.T) {
 	} {
 		if got := m.MatchType(tc.q, tc.qtype).Outcome(true); got != tc.want {
 			t.Errorf("MatchType(%s, %s) = %s, want %s", tc.q, tc.qtype, got, tc.want)
+		}
+	}
+}
+
+// A dot escaped inside a label ends no label: "mal\.war.example" is the
+// label "mal.war" under "example", so *.war.example does not match it.
+func TestMatcherEscapedDots(t *testing.T) {
+	m := NewMatcher([]Rule{
+		{Name: "war", Priority: 1, Action: ActionBlock, BlockResponse: ptr(BlockNXDomain), Domains: []string{"*.war.example"}},
+		{Name: "example", Priority: 2, Action: ActionAlert, Domains: []string{"*.example"}},
+	})
+	for _, tc := range []struct{ q, rule, entry string }{
+		{`mal.war.example`, "war", "*.war.example"},
+		{`mal\.war.example`, "example", "*.example"},
+		{`mal\.war.example.`, "example", "*.example"},
+		{`a.mal\.war.example`, "example", "*.example"},
+		{`mal\\.war.example`, "war", "*.war.example"},  // an escaped backslash, then a real dot
+		{`mal\046war.example`, "example", "*.example"}, // \046 is a dot as a decimal escape
+		{`a\..war.example`, "war", "*.war.example"},    // label "a." under war.example
+	} {
+		v := m.Match(tc.q)
+		if !v.Matched || m.Rules()[v.Rule].Name != tc.rule || v.Entry != tc.entry {
+			t.Errorf("Match(%q) = %+v, want rule %s through %s", tc.q, v, tc.rule, tc.entry)
+		}
+	}
+	for in, want := range map[string]string{`a.example.`: "a.example", `a.example\.`: `a.example\.`, `a.example\\.`: `a.example\\`, `A.b\.`: `a.b\.`} {
+		if got := NormalizeDomain(in); got != want {
+			t.Errorf("NormalizeDomain(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -335,6 +335,9 @@ func (e *Emulator) authenticate(r *http.Request, body []byte) (acct, region stri
 		if !verifySigV4(r, body, keyID, k.Secret, region, m[3]) {
 			return "", "", &apiError{Status: 403, Type: "InvalidSignatureException", Message: "The request signature we calculated does not match the signature you provided."}
 		}
+		if err := checkSkew(r, e.now()); err != nil {
+			return "", "", err
+		}
 	}
 	return acct, region, nil
 }

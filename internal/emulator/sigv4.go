@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -29,7 +30,7 @@ func verifySigV4(r *http.Request, body []byte, keyID, secret, region, service st
 	if sh == nil || sig == nil {
 		return false
 	}
-	when, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
+	when, err := time.Parse(amzDate, r.Header.Get("X-Amz-Date"))
 	if err != nil {
 		return false
 	}
@@ -55,4 +56,30 @@ func verifySigV4(r *http.Request, body []byte, keyID, secret, region, service st
 	}
 	want := signatureRe.FindStringSubmatch(req.Header.Get("Authorization"))
 	return want != nil && subtle.ConstantTimeCompare([]byte(want[1]), []byte(sig[1])) == 1
+}
+
+// maxSkew is how far a request's X-Amz-Date may be from the service's clock:
+// AWS refuses a signature dated more than 5 minutes before or after it.
+const maxSkew = 5 * time.Minute
+
+const amzDate = "20060102T150405Z"
+
+// checkSkew refuses a request signed at a time more than maxSkew from now,
+// with the error and message AWS's JSON services give, so that a replayed
+// or badly clocked request fails here as it would in AWS.
+func checkSkew(r *http.Request, now time.Time) *apiError {
+	when, err := time.Parse(amzDate, r.Header.Get("X-Amz-Date"))
+	if err != nil {
+		return &apiError{Status: 400, Type: "IncompleteSignatureException", Message: "X-Amz-Date must be in ISO 8601 basic format (" + amzDate + ")."}
+	}
+	now = now.UTC()
+	switch {
+	case when.Before(now.Add(-maxSkew)):
+		return &apiError{Status: 400, Type: "InvalidSignatureException", Message: fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 5 min.)",
+			when.Format(amzDate), now.Add(-maxSkew).Format(amzDate), now.Format(amzDate))}
+	case when.After(now.Add(maxSkew)):
+		return &apiError{Status: 400, Type: "InvalidSignatureException", Message: fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 5 min.)",
+			when.Format(amzDate), now.Add(maxSkew).Format(amzDate), now.Format(amzDate))}
+	}
+	return nil
 }
