@@ -45,7 +45,9 @@ func TestDeviceValidationNamesTheField(t *testing.T) {
 		{"secret redacted", func(d map[string]any) { cred(d)["secret_access_key"] = "[redacted]" }, "credentials.secret_access_key"},
 		{"secret too short", func(d map[string]any) { cred(d)["secret_access_key"] = "short" }, "credentials.secret_access_key"},
 		{"secret with a space", func(d map[string]any) { cred(d)["secret_access_key"] = "abcdefgh ijklmnopqrst" }, "credentials.secret_access_key"},
-		{"role ARN", func(d map[string]any) { d["credentials"] = map[string]any{"type": "role", "role_arn": "arn:aws:iam::12:role/x"} }, "credentials.role_arn"},
+		{"role ARN", func(d map[string]any) {
+			d["credentials"] = map[string]any{"type": "role", "role_arn": "arn:aws:iam::12:role/x"}
+		}, "credentials.role_arn"},
 		{"external ID", func(d map[string]any) {
 			d["credentials"] = map[string]any{"type": "role", "role_arn": "arn:aws:iam::111122223333:role/rpzfw", "external_id": "bad id!"}
 		}, "credentials.external_id"},

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -349,13 +348,4 @@ func (e *env) storedDevice(org store.Org, nick string) store.Device {
 		e.t.Fatalf("device %q: %v", nick, err)
 	}
 	return d
-}
-
-func clone(m map[string]any) map[string]any {
-	raw, _ := json.Marshal(m)
-	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
-		panic(fmt.Sprint(err))
-	}
-	return out
 }

@@ -19,12 +19,34 @@ import (
 // each route answered 2xx at least once.
 func TestEveryRouteHappyPath(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
 	e.must(200, "GET", "/healthz", "", nil)
 	e.must(200, "GET", "/readyz", "", nil)
 	e.must(200, "GET", "/api/v1/openapi.json", e.viewer, nil)
+	happyPolicies(t, e)
+	happyDevices(t, e)
+	happyDeviceActions(t, e)
 
-	// Policies.
+	var removed []bool
+	e.actions.OnRemove = func(ctx context.Context, d store.Device, keep bool) error {
+		removed = append(removed, keep)
+		return e.store.DeleteDevice(ctx, d.ID)
+	}
+	e.must(204, "DELETE", "/api/v1/devices/edge-1?keep_rules=true", e.admin, nil)
+	if len(removed) != 1 || !removed[0] {
+		t.Fatalf("RemoveDevice calls (keep_rules): %v", removed)
+	}
+	e.must(204, "DELETE", "/api/v1/policies/mine", e.admin, nil)
+	e.must(200, "GET", "/metrics", e.viewer, nil)
+
+	// Policy POST, PUT and DELETE; device POST and PATCH (RemoveDevice
+	// wakes the scheduler itself).
+	if got := e.changed.Load(); got != 5 {
+		t.Errorf("Changed called %d times, want 5: one per stored edit", got)
+	}
+	checkEveryRouteAnswered(t, e)
+}
+
+func happyPolicies(t *testing.T, e *env) {
 	r := e.must(201, "POST", "/api/v1/policies", e.admin, blockPolicy("mine", "one.example"))
 	if r.header.Get("ETag") != `"1"` || r.header.Get("Location") != "/api/v1/policies/mine" {
 		t.Fatalf("create: ETag %q Location %q", r.header.Get("ETag"), r.header.Get("Location"))
@@ -44,8 +66,9 @@ func TestEveryRouteHappyPath(t *testing.T) {
 	if p["version"] != 2.0 || !strings.Contains(string(mustJSON(t, p["block_list"])), "two.example") {
 		t.Fatalf("after PUT: %v", p)
 	}
+}
 
-	// Devices.
+func happyDevices(t *testing.T, e *env) {
 	var d deviceOut
 	e.must(201, "POST", "/api/v1/devices", e.admin, accessKeyDevice("edge-1", "mine")).json(t, &d)
 	if d.Status.State != store.StatePending || !d.Credentials.SecretSet || d.MaxPolicySize != device.DefaultMaxPolicySize {
@@ -61,7 +84,12 @@ func TestEveryRouteHappyPath(t *testing.T) {
 	if d.Note != "the edge" {
 		t.Fatalf("patched: %+v", d)
 	}
+}
 
+// happyDeviceActions: sync now, preflight, plan and history of edge-1.
+func happyDeviceActions(t *testing.T, e *env) {
+	ctx := context.Background()
+	var d deviceOut
 	stored := e.storedDevice(e.orgA, "edge-1")
 	e.actions.OnSyncNow = func(ctx context.Context, d store.Device) error { return e.store.RequestSync(ctx, d.ID) }
 	e.must(202, "POST", "/api/v1/devices/edge-1/sync", e.admin, nil).json(t, &d)
@@ -103,25 +131,6 @@ func TestEveryRouteHappyPath(t *testing.T) {
 	if len(syncs.Syncs) != 2 || syncs.Syncs[0].TookMS != 1500 || syncs.Syncs[0].Calls["UpdateFirewallDomains"] != 2 || syncs.Syncs[0].Instance != "one" {
 		t.Fatalf("syncs: %+v", syncs)
 	}
-
-	var removed []bool
-	e.actions.OnRemove = func(ctx context.Context, d store.Device, keep bool) error {
-		removed = append(removed, keep)
-		return e.store.DeleteDevice(ctx, d.ID)
-	}
-	e.must(204, "DELETE", "/api/v1/devices/edge-1?keep_rules=true", e.admin, nil)
-	if len(removed) != 1 || !removed[0] {
-		t.Fatalf("RemoveDevice calls (keep_rules): %v", removed)
-	}
-	e.must(204, "DELETE", "/api/v1/policies/mine", e.admin, nil)
-	e.must(200, "GET", "/metrics", e.viewer, nil)
-
-	// Policy POST, PUT and DELETE; device POST and PATCH (RemoveDevice
-	// wakes the scheduler itself).
-	if got := e.changed.Load(); got != 5 {
-		t.Errorf("Changed called %d times, want 5: one per stored edit", got)
-	}
-	checkEveryRouteAnswered(t, e)
 }
 
 // checkEveryRouteAnswered fails for a route of the table that never
