@@ -33,7 +33,9 @@ func TestAuthentication(t *testing.T) {
 	for _, hdr := range [][]string{nil, {"Authorization", "Bearer"}, {"Authorization", "Basic dXNlcjpwYXNz"}, {"Authorization", "Bearer rpzfw_nope"}} {
 		e.wantError(401, CodeUnauthorized, "", "GET", "/api/v1/devices", "", nil, hdr...)
 	}
-	e.wantError(401, CodeUnauthorized, "", "GET", "/api/v1/openapi.json", "", nil)
+	if r := e.do("GET", "/api/v1/openapi.json", "", nil); r.status != 401 || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
+		t.Fatalf("no token: %d WWW-Authenticate %q", r.status, r.header.Get("WWW-Authenticate"))
+	}
 	e.wantError(401, CodeUnauthorized, "", "GET", "/metrics", "", nil)
 	e.wantError(401, CodeUnauthorized, "", "POST", "/api/v1/policies", "", blockPolicy("p"))
 	e.must(200, "GET", "/healthz", "", nil)

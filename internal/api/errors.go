@@ -98,6 +98,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, reqID string
 		s.log.Error("internal error", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "err", err)
 		ae = apiErr(http.StatusInternalServerError, CodeInternal, "", "internal error (request ID %s): the server's log has the details", reqID)
 	}
+	if ae.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="rpzfw"`)
+	}
 	var rl rateLimitError
 	if errors.As(err, &rl) {
 		w.Header().Set("Retry-After", rl.retryAfter())
@@ -122,6 +125,9 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 func writeRaw(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// Answers may describe credentials (never the secrets): keep them out
+	// of caches.
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	w.Write(b) //nolint:errcheck // the client has gone
 }
