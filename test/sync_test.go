@@ -301,8 +301,56 @@ func TestSyncRefusesBandCollision(t *testing.T) {
 	env.c.CreateFirewallRule(ctx, &r53r.CreateFirewallRuleInput{CreatorRequestId: aws.String("f"), FirewallRuleGroupId: &env.group, FirewallDomainListId: l.FirewallDomainList.Id,
 		Priority: aws.Int32(5000), Action: types.ActionAlert, Name: aws.String("in-the-way")})
 	_, err := env.syncer(t, syncOpts{}).Sync(ctx, randomPolicy(1, "p0", 1).compileTo(t), 1000)
-	if err == nil || !strings.Contains(err.Error(), `"in-the-way" (priority 5000)`) {
+	if err == nil || !strings.Contains(err.Error(), `"in-the-way" (priority 5000,`) {
 		t.Fatalf("want a band collision error, got %v", err)
+	}
+}
+
+// TestSyncBandAdviceWorks follows the advice of the band errors: a rule of
+// someone else inside the band, or a changed band, is resolved with unsync
+// (same flags) and a sync with a free band. Unsync used to refuse both
+// cases with advice that led back to itself.
+func TestSyncBandAdviceWorks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// first is the band of the first sync; later syncs use second.
+		first, second fwsync.Band
+		foreign       int32 // a hand-made rule's priority, 0: none
+		want          string
+	}{
+		{"foreign rule in the band", fwsync.DefaultBand, fwsync.Band{Lo: 20000, Hi: 30000}, 5000, "rpzfw unsync"},
+		{"band changed", fwsync.DefaultBand, fwsync.Band{Lo: 20000, Hi: 30000}, 0, "the band changed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newSyncEnv(t, emulator.Config{})
+			ctx := context.Background()
+			p := randomPolicy(1, "p0", 2)
+			env.sync(t, p, syncOpts{band: tc.first})
+			band := tc.first
+			if tc.foreign != 0 {
+				l, _ := env.c.CreateFirewallDomainList(ctx, &r53r.CreateFirewallDomainListInput{CreatorRequestId: aws.String("f"), Name: aws.String("hand-made")})
+				if _, err := env.c.CreateFirewallRule(ctx, &r53r.CreateFirewallRuleInput{CreatorRequestId: aws.String("f"), FirewallRuleGroupId: &env.group, FirewallDomainListId: l.FirewallDomainList.Id,
+					Priority: aws.Int32(tc.foreign), Action: types.ActionAlert, Name: aws.String("in-the-way")}); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				band = tc.second
+			}
+			_, err := env.syncer(t, syncOpts{band: band}).Sync(ctx, p.compileTo(t), 1000)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "rpzfw unsync") {
+				t.Fatalf("sync: %v, want advice to unsync", err)
+			}
+			// The advice: unsync with the same flags, then sync with a free band.
+			if _, err := env.syncer(t, syncOpts{band: band}).Unsync(ctx); err != nil {
+				t.Fatalf("unsync, as advised: %v", err)
+			}
+			out, _ := env.c.ListFirewallRules(ctx, &r53r.ListFirewallRulesInput{FirewallRuleGroupId: &env.group})
+			if want := map[bool]int{true: 1, false: 0}[tc.foreign != 0]; len(out.FirewallRules) != want {
+				t.Fatalf("after unsync: %d rules, want %d (only the hand-made one)", len(out.FirewallRules), want)
+			}
+			res := env.sync(t, p, syncOpts{band: tc.second})
+			env.converged(t, res.Compile, p.names)
+		})
 	}
 }
 

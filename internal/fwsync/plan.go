@@ -89,14 +89,21 @@ func MakePlan(obs Observed, desired []DesiredRule, o Options) (Plan, error) {
 	if o.NewListName == nil {
 		o.NewListName = func(i int) string { return fmt.Sprintf("rpzfw-%d", i) }
 	}
+	// The band matters only where rules are placed or moved: removing
+	// everything (unsync) moves nothing, so it works whatever the band and
+	// whoever else has rules in it. That is what the advice below relies on.
 	for _, f := range obs.Foreign {
-		if f.Priority >= o.Band.Lo && f.Priority <= o.Band.Hi {
-			return Plan{}, fmt.Errorf("rule %q (priority %d) is not rpzfw's but sits inside rpzfw's priority band %s: move it, or choose another band (--priority-band)", f.Name, f.Priority, o.Band)
+		if len(desired) > 0 && f.Priority >= o.Band.Lo && f.Priority <= o.Band.Hi {
+			return Plan{}, fmt.Errorf("rule %q (priority %d, list %s) is not rpzfw's but sits inside rpzfw's priority band %s: move it out of the band "+
+				"(aws route53resolver update-firewall-rule --firewall-rule-group-id <this group> --firewall-domain-list-id %s --priority <outside %s>), "+
+				"or give rpzfw another band: run 'rpzfw unsync' with the same flags (it removes only rpzfw's rules, whatever their priority), then sync with --priority-band set to a range that holds no other rule",
+				f.Name, f.Priority, f.ListID, o.Band, f.ListID, o.Band)
 		}
 	}
 	for _, r := range obs.Owned {
-		if r.Priority < o.Band.Lo || r.Priority > o.Band.Hi {
-			return Plan{}, fmt.Errorf("rpzfw's rule %q has priority %d, outside the band %s: the band changed; run 'rpzfw unsync' with the old band first", r.Spec.Name, r.Priority, o.Band)
+		if len(desired) > 0 && (r.Priority < o.Band.Lo || r.Priority > o.Band.Hi) {
+			return Plan{}, fmt.Errorf("rpzfw's rule %q has priority %d, outside the band %s: the band changed. Sync with the band it was deployed with, "+
+				"or run 'rpzfw unsync' with the same flags (it removes rpzfw's rules whatever their priority) and then sync with the new band", r.Spec.Name, r.Priority, o.Band)
 		}
 	}
 	if len(desired) > o.Band.Hi-o.Band.Lo+1 {

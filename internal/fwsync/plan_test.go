@@ -240,9 +240,37 @@ func TestMakePlanUnit(t *testing.T) {
 		}
 	})
 	t.Run("foreign rule in band", func(t *testing.T) {
-		_, err := MakePlan(Observed{Foreign: []ForeignRule{{Name: "mine", Priority: 1500}}}, nil, Options{Band: DefaultBand})
-		if err == nil || !strings.Contains(err.Error(), `"mine" (priority 1500)`) {
+		_, err := MakePlan(Observed{Foreign: []ForeignRule{{Name: "mine", Priority: 1500, ListID: "L9"}}}, []DesiredRule{{Spec: nx, Domains: []string{"a"}}}, Options{Band: DefaultBand})
+		if err == nil || !strings.Contains(err.Error(), `"mine" (priority 1500, list L9)`) || !strings.Contains(err.Error(), "rpzfw unsync") {
 			t.Fatal(err)
+		}
+	})
+	// The advice for a foreign rule in the band, or a changed band, is to
+	// unsync: unsync must then work, whatever the band holds.
+	t.Run("unsync works whatever the band", func(t *testing.T) {
+		owned := []OwnedRule{{ListID: "A", ListName: "a", Priority: 1500, Spec: nx, Domains: []string{"x"}}, {ListID: "B", ListName: "b", Priority: 20000, Spec: nx, Domains: []string{"y"}}}
+		for _, obs := range []Observed{
+			{Owned: owned[:1], Foreign: []ForeignRule{{Name: "mine", Priority: 1200, ListID: "F"}}},
+			{Owned: owned},
+		} {
+			p, err := MakePlan(obs, nil, Options{Band: DefaultBand})
+			if err != nil {
+				t.Fatalf("unsync of %+v: %v", obs, err)
+			}
+			deleted := map[string]bool{}
+			for _, s := range p.Steps {
+				if s.Kind == StepMoveRule || s.Kind == StepCreateRule || s.Kind == StepCreateList {
+					t.Errorf("unsync step %+v", s)
+				}
+				if s.Kind == StepDeleteRule {
+					deleted[s.List] = true
+				}
+			}
+			for _, r := range obs.Owned {
+				if !deleted[r.ListID] {
+					t.Errorf("unsync keeps rule of list %s: %+v", r.ListID, p.Steps)
+				}
+			}
 		}
 	})
 	t.Run("import for a large new list", func(t *testing.T) {
