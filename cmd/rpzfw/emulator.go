@@ -134,5 +134,8 @@ func runTraffic(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "sent %d queries (%d aimed at %d policy names) in %s; answers: %v; errors: %d\n",
 		res.Sent, res.Hits, len(cfg.Hits), res.Took.Round(time.Millisecond), res.ByRcode, res.Errors)
+	if res.Errors > 0 {
+		return fmt.Errorf("%d of %d queries got no answer from %s (is the resolver running?)", res.Errors, res.Sent, cfg.Server)
+	}
 	return nil
 }

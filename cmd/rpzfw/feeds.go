@@ -47,11 +47,18 @@ func runFeeds(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	m.FetchTimeout = *timeout
+	var failed error
 	switch pos[0] {
 	case "status":
 	case "refresh":
-		for name, err := range m.RefreshAll(ctx) {
-			fmt.Fprintf(stdout, "%s: %v\n", name, err)
+		errs := m.RefreshAll(ctx)
+		for _, s := range p.Sources {
+			if err := errs[s.Name]; err != nil {
+				fmt.Fprintf(stdout, "%s: %v\n", s.Name, err)
+			}
+		}
+		if len(errs) > 0 {
+			failed = fmt.Errorf("%d of %d sources could not be refreshed (their last good copies are kept)", len(errs), len(p.Sources))
 		}
 	case "accept":
 		if len(pos) != 2 {
@@ -78,7 +85,7 @@ func runFeeds(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("%w: unknown feeds action %q", errUsage, pos[0])
 	}
 	writeStatuses(stdout, m.Statuses())
-	return nil
+	return failed
 }
 
 func writeStatuses(w io.Writer, sts []feed.Status) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -230,6 +231,32 @@ func TestPoliciesWithOneNameKeepSeparateCaches(t *testing.T) {
 		}
 		if want := fmt.Sprintf("feed    file  %d ", policies[dir]); !strings.Contains(out, want) || strings.Contains(out, "held") {
 			t.Errorf("%s: feeds refresh says\n%s\nwant %q and nothing held", dir, out, want)
+		}
+	}
+}
+
+// A command that failed exits non-zero, whatever it printed before.
+func TestFailuresExitNonZero(t *testing.T) {
+	// A resolver address where nothing answers.
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := pc.LocalAddr().String()
+	pc.Close()
+	dir := t.TempDir()
+	policyFile := filepath.Join(dir, "policy.yaml")
+	os.WriteFile(policyFile, []byte("sources:\n  - name: gone\n    kind: file\n    path: missing.rpz\n"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"feeds", "refresh", "--policy", policyFile, "--cache-dir", filepath.Join(dir, "cache")}, "1 of 1 sources could not be refreshed"},
+		{[]string{"emulator", "traffic", "--api", "", "--dns", dead, "--queries", "3", "--rate", "0"}, "3 of 3 queries got no answer"},
+	} {
+		out, stderr, code := runCLI(t, tc.args...)
+		if code != 1 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, stdout %q; want exit 1 and %q", tc.args, code, stderr, out, tc.want)
 		}
 	}
 }
