@@ -24,7 +24,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := checkRanges(durationAtLeast("settle", *settle, 0)); err != nil {
 		return err
 	}
-	if len(pos) == 0 && pf.allowList == "" && pf.blockList == "" {
+	if len(pos) == 0 && pf.allowList == "" && pf.blockList == "" && pf.policyFile == "" {
 		pos = []string{"examples/sample.rpz"}
 		pf.allowList, pf.blockList = "examples/allow.txt", "examples/block.txt"
 	}

@@ -260,3 +260,25 @@ func TestFailuresExitNonZero(t *testing.T) {
 		}
 	}
 }
+
+// A plan that blocks every name is reported by plan, and demo (which
+// deploys) refuses it unless the policy allows it.
+func TestBlockAllIsReportedAndRefused(t *testing.T) {
+	block := writeFile(t, "block.txt", "*\n")
+	out, stderr, code := runCLI(t, "plan", "--block-list", block)
+	if code != 0 || !strings.Contains(out, "WARNING: rule rpzfw-1-nxdomain blocks every name") {
+		t.Errorf("plan: exit %d, %s %s", code, out, stderr)
+	}
+	_, stderr, code = runCLI(t, "demo", "--settle", "1ms", "--names", "a.example", "--block-list", block)
+	if code != 1 || !strings.Contains(stderr, "blocks every name") || !strings.Contains(stderr, "--allow-block-all") {
+		t.Errorf("demo: exit %d, %s", code, stderr)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "block.txt"), []byte("*\n"), 0o644)
+	policyFile := filepath.Join(dir, "policy.yaml")
+	os.WriteFile(policyFile, []byte("allow_block_all: true\nblock_list: {file: block.txt}\n"), 0o644)
+	out, stderr, code = runCLI(t, "demo", "--settle", "1ms", "--names", "a.example", "--policy", policyFile, "--cache-dir", filepath.Join(dir, "cache"))
+	if code != 0 || !strings.Contains(out, "a.example  NXDOMAIN") {
+		t.Errorf("demo with allow_block_all: exit %d, %s %s", code, out, stderr)
+	}
+}

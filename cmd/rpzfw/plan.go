@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/rpzfw/rpzfw/internal/compile"
 )
@@ -36,6 +37,9 @@ func runPlan(ctx context.Context, args []string, stdout io.Writer) error {
 	p, err := b.Compile(s)
 	if err != nil {
 		return err
+	}
+	if p.BlockAll != nil {
+		slog.Warn(p.BlockAll.String() + "; sync refuses it without --allow-block-all")
 	}
 	switch *format {
 	case "json":

@@ -117,6 +117,10 @@ type Plan struct {
 	RulesLowerBound int `json:"-"`
 	// Settings as applied, defaults filled in.
 	Settings Settings `json:"-"`
+	// BlockAll is set when a BLOCK rule holds "*": every name is blocked
+	// but for what earlier rules let through. Deployers refuse such a plan
+	// unless told (CheckBlockAll).
+	BlockAll *BlockAll `json:"-"`
 }
 
 // Compile turns the collected records into a plan. It may be called again
@@ -206,6 +210,7 @@ func (b *Builder) Compile(s Settings) (*Plan, error) {
 		p.Origins = append(p.Origins, origins)
 		p.DomainCount += len(r.Domains)
 	}
+	p.BlockAll = p.findBlockAll()
 	return p, nil
 }
 

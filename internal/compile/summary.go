@@ -39,6 +39,9 @@ func (p *Plan) WriteSummary(w io.Writer) error {
 		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s%s\n", r.Priority, r.Name, action, thousands(len(r.Domains)), strings.Join(sample, ", "), more)
 	}
 	tw.Flush()
+	if p.BlockAll != nil {
+		fmt.Fprintf(&b, "\nWARNING: %s.\nsync refuses this plan unless given --allow-block-all (or allow_block_all: true in the policy file).\n", p.BlockAll)
+	}
 	if len(p.Removed) > 0 {
 		b.WriteString("\nRemoved (DNS Firewall cannot express them):\n")
 		for _, reason := range slices.Sorted(maps.Keys(p.Removed)) {

@@ -33,6 +33,9 @@ type Config struct {
 	StateDir string
 	// Settle is the emulator's settle delay.
 	Settle time.Duration
+	// AllowBlockAll deploys a plan that blocks every name (so does the
+	// policy's own setting).
+	AllowBlockAll bool
 }
 
 // DefaultNames show every outcome of the sample policy.
@@ -89,8 +92,13 @@ func Run(ctx context.Context, w io.Writer, cfg Config) error {
 	res, err := syncer.Sync(ctx, func(max int) (*compile.Plan, error) {
 		s := cfg.Settings
 		s.MaxDomains = max
-		plan, err = b.Compile(s)
-		return plan, err
+		if plan, err = b.Compile(s); err != nil {
+			return nil, err
+		}
+		if err := plan.CheckBlockAll(cfg.AllowBlockAll || cfg.Policy.AllowBlockAll); err != nil {
+			return nil, err
+		}
+		return plan, nil
 	}, compile.DefaultMaxDomains)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 const example = `# A policy: sources in precedence order, first match wins.
 name: corporate
 max_shrink: 40%
+allow_block_all: true
 allow_list:
   - intranet.example
   - "*.updates.vendor.example"
@@ -47,7 +48,7 @@ func TestParseExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Name != "corporate" || p.MaxShrink != 0.4 || len(p.Sources) != 4 || len(p.Allow.Domains) != 2 || p.Block.File != "/etc/rpzfw/block.txt" {
+	if p.Name != "corporate" || p.MaxShrink != 0.4 || !p.AllowBlockAll || len(p.Sources) != 4 || len(p.Allow.Domains) != 2 || p.Block.File != "/etc/rpzfw/block.txt" {
 		t.Fatalf("%+v", p)
 	}
 	v := p.Sources[0]
@@ -83,6 +84,7 @@ func TestParseErrors(t *testing.T) {
 		{"sources:\n  - name: a\n    kind: file\n    path: x\n    url: https://x/\n", "sources[0].url: not a setting of a file source"},
 		{"allow_list:\n  - good.example\n  - bad_one.example\n", "p.yaml:3: allow_list[1]: \"bad_one.example\""},
 		{"max_shrink: 150%\nallow_list: [a.example]\n", "p.yaml:1: max_shrink"},
+		{"allow_block_all: sure\nallow_list: [a.example]\n", "p.yaml:1: allow_block_all: \"sure\": want true or false"},
 		{"name: x\n", "p.yaml: the policy has no sources and no lists"},
 		{"sources: [\n", "p.yaml: "},
 		{"- just\n- a list\n", "p.yaml:1: policy: want a mapping"},

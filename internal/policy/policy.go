@@ -28,6 +28,9 @@ type Policy struct {
 	// MaxShrink is the share a source may lose in one update before the
 	// update is held for a person to accept.
 	MaxShrink float64
+	// AllowBlockAll lets a plan that blocks every name be deployed (see
+	// compile.Plan.CheckBlockAll).
+	AllowBlockAll bool
 }
 
 // ParseZoneArg reads a command-line zone argument, "FILE" or
