@@ -150,8 +150,8 @@ func Parse(raw []byte, file string) (Policy, error) {
 			}
 			return nil
 		},
-		"allow_list": func(n *yaml.Node, key string) error { return r.list(n, key, &p.Allow) },
-		"block_list": func(n *yaml.Node, key string) error { return r.list(n, key, &p.Block) },
+		"allow_list":      func(n *yaml.Node, key string) error { return r.list(n, key, &p.Allow) },
+		"block_list":      func(n *yaml.Node, key string) error { return r.list(n, key, &p.Block) },
 		"allow_block_all": func(n *yaml.Node, key string) error { return r.boolean(n, key, &p.AllowBlockAll) },
 		"max_shrink": func(n *yaml.Node, key string) error {
 			v := strings.TrimSpace(n.Value)
