@@ -1,13 +1,17 @@
 package test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	r53r "github.com/aws/aws-sdk-go-v2/service/route53resolver"
 
 	"github.com/rpzfw/rpzfw/internal/emulator"
 )
@@ -68,10 +72,37 @@ func str(m map[string]any, path ...string) string {
 	return ""
 }
 
+// cliSettle is the emulator's settle delay in TestEmulatorWithAWSCLI. It
+// passes only when the test moves the emulator's clock (settle), never while
+// the CLI starts, however slow the machine.
+const cliSettle = time.Hour
+
+// settle moves the emulator's clock past the settle delay through its admin
+// endpoint, as a script driving the CLI would, and checks that the list is
+// COMPLETE at once: nothing waits on the wall clock.
+func settle(t *testing.T, m *emu, list string) {
+	t.Helper()
+	resp, err := http.Post(m.url+"/_emulator/clock", "application/json", strings.NewReader(fmt.Sprintf(`{"advance":%q}`, cliSettle.String())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("advancing the emulator's clock: %s", resp.Status)
+	}
+	out, err := m.client(1).GetFirewallDomainList(context.Background(), &r53r.GetFirewallDomainListInput{FirewallDomainListId: &list})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := out.FirewallDomainList.Status; s != "COMPLETE" {
+		t.Fatalf("list %s is %s after the emulator's clock passed its settle delay", list, s)
+	}
+}
+
 func TestEmulatorWithAWSCLI(t *testing.T) {
-	// The CLI takes a good part of a second to start: a longer settle delay
-	// lets it see a list that is still UPDATING.
-	m := startEmulator(t, emulator.Config{Settle: 1500 * time.Millisecond, Quotas: emulator.Quotas{Domains: 20, DomainLists: 2, RulesPerGroup: 100, RuleGroups: 10}})
+	// Lists stay UPDATING until the test moves the emulator's clock, so the
+	// CLI sees a list that is still UPDATING however long it takes to start.
+	m := startEmulator(t, emulator.Config{Settle: cliSettle, Quotas: emulator.Quotas{Domains: 20, DomainLists: 2, RulesPerGroup: 100, RuleGroups: 10}})
 	u := m.url
 	out, _, err := awsCLI(t, u, "create-firewall-domain-list", "--creator-request-id", "c1", "--name", "cli-list")
 	if err != nil {
@@ -92,11 +123,11 @@ func TestEmulatorWithAWSCLI(t *testing.T) {
 	if _, stderr, err := awsCLI(t, u, "update-firewall-domains", "--firewall-domain-list-id", list, "--operation", "ADD", "--domains", "x.example"); err == nil || !strings.Contains(stderr, "ConflictException") {
 		t.Fatalf("want ConflictException, got %v %s", err, stderr)
 	}
-	waitComplete(t, m.client(1), list)
+	settle(t, m, list)
 	if _, _, err = awsCLI(t, u, "update-firewall-domains", "--firewall-domain-list-id", list, "--operation", "REMOVE", "--domains", "d00.example", "d01.example"); err != nil {
 		t.Fatal(err)
 	}
-	waitComplete(t, m.client(1), list)
+	settle(t, m, list)
 	// The CLI pages through with --page-size, collecting every name.
 	out, _, err = awsCLI(t, u, "list-firewall-domains", "--firewall-domain-list-id", list, "--page-size", "3")
 	if err != nil {
@@ -109,7 +140,7 @@ func TestEmulatorWithAWSCLI(t *testing.T) {
 	if _, _, err = awsCLI(t, u, "update-firewall-domains", "--firewall-domain-list-id", list, "--operation", "REPLACE", "--domains", "only.example"); err != nil {
 		t.Fatal(err)
 	}
-	waitComplete(t, m.client(1), list)
+	settle(t, m, list)
 	out, _, _ = awsCLI(t, u, "get-firewall-domain-list", "--firewall-domain-list-id", list)
 	if str(out, "FirewallDomainList", "DomainCount") != "1" {
 		t.Fatalf("after REPLACE: %v", out)

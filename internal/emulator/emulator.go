@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rpzfw/rpzfw/internal/emulator/apimodel"
@@ -75,6 +76,7 @@ type Emulator struct {
 	statePath                  string
 	saveTimer                  *time.Timer
 	now                        func() time.Time
+	offset                     atomic.Int64 // Advance's shift of the clock, ns
 	log                        *slog.Logger
 	model                      *apimodel.Model
 	faults                     *faultState
@@ -117,9 +119,11 @@ func New(cfg Config) (*Emulator, error) {
 	if e.quotas == (Quotas{}) {
 		e.quotas = DefaultQuotas
 	}
-	if e.now == nil {
-		e.now = time.Now
+	base := e.now
+	if base == nil {
+		base = time.Now
 	}
+	e.now = func() time.Time { return base().Add(time.Duration(e.offset.Load())) }
 	if e.log == nil {
 		e.log = slog.Default()
 	}
@@ -364,10 +368,40 @@ func writeErr(w http.ResponseWriter, e *apiError) {
 	writeJSON(w, e.Status, body)
 }
 
+// Now is the emulator's clock: Config.Now (or the wall clock) moved on by
+// every Advance.
+func (e *Emulator) Now() time.Time { return e.now() }
+
+// Advance moves the emulator's clock forward by d, so that lists settle,
+// associations complete and throttling refills without waiting: tests and
+// scripts settle by the emulator's clock instead of sleeping. A request
+// signed with the wall clock is refused by --verify-sigv4 once the clock is
+// more than 5 minutes ahead.
+func (e *Emulator) Advance(d time.Duration) time.Time {
+	if d > 0 {
+		e.offset.Add(int64(d))
+	}
+	return e.now()
+}
+
 // serveAdmin: GET/PUT /_emulator/faults, GET /_emulator/stats,
-// POST /_emulator/stats/reset.
+// POST /_emulator/stats/reset, GET /_emulator/clock and
+// POST /_emulator/clock {"advance":"90s"}.
 func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	switch {
+	case r.URL.Path == "/_emulator/clock" && r.Method == http.MethodGet:
+		writeJSON(w, 200, map[string]any{"now": e.Now().UTC().Format(time.RFC3339Nano)})
+	case r.URL.Path == "/_emulator/clock" && r.Method == http.MethodPost:
+		var in struct {
+			Advance string `json:"advance"`
+		}
+		err := json.NewDecoder(io.LimitReader(r.Body, 1<<10)).Decode(&in)
+		d, derr := time.ParseDuration(in.Advance)
+		if err != nil || derr != nil || d < 0 {
+			writeJSON(w, 400, map[string]string{"error": `clock: want {"advance":"DURATION"}, a duration such as 90s, not negative`})
+			return
+		}
+		writeJSON(w, 200, map[string]any{"now": e.Advance(d).UTC().Format(time.RFC3339Nano)})
 	case r.URL.Path == "/_emulator/faults" && r.Method == http.MethodGet:
 		writeJSON(w, 200, e.faults.get())
 	case r.URL.Path == "/_emulator/faults" && (r.Method == http.MethodPut || r.Method == http.MethodPost):
@@ -384,7 +418,7 @@ func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		e.ResetStats()
 		writeJSON(w, 200, map[string]string{})
 	default:
-		writeJSON(w, 404, map[string]string{"error": "unknown admin endpoint; try /_emulator/faults or /_emulator/stats"})
+		writeJSON(w, 404, map[string]string{"error": "unknown admin endpoint; try /_emulator/faults, /_emulator/stats or /_emulator/clock"})
 	}
 }
 
