@@ -14,6 +14,7 @@ import (
 	r53r "github.com/aws/aws-sdk-go-v2/service/route53resolver"
 
 	"github.com/rpzfw/rpzfw/internal/emulator"
+	"github.com/rpzfw/rpzfw/internal/fwsync"
 )
 
 // awsCLI runs the real AWS CLI against the emulator and returns its JSON
@@ -188,5 +189,52 @@ func TestEmulatorWithAWSCLI(t *testing.T) {
 	m.e.SetFaults(emulator.Faults{Ops: map[string]emulator.OpFault{"ListFirewallRuleGroups": {ThrottleCount: 1}}})
 	if _, stderr, err := awsCLI(t, u, "list-firewall-rule-groups"); err == nil || !strings.Contains(stderr, "ThrottlingException") {
 		t.Errorf("want ThrottlingException, got %v %s", err, stderr)
+	}
+}
+
+// The error for a rule group that does not exist shows AWS CLI commands;
+// run as shown (placeholders filled in), they make a group that the next
+// sync fills and that the VPC's DNS applies.
+func TestMissingRuleGroupAdviceWorks(t *testing.T) {
+	m := startEmulator(t, emulator.Config{})
+	ctx := context.Background()
+	newSyncer := func(group string) *fwsync.Syncer {
+		s, err := fwsync.New(m.client(3), fwsync.FileStore{Dir: t.TempDir()}, nil, fwsync.FixedQuota(1000), fwsync.Config{
+			RuleGroupID: group, Device: "advice", RateLimit: -1, Progress: quietProgress{},
+			PollInitial: 2 * time.Millisecond, PollMax: 20 * time.Millisecond,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	p := testPolicy{texts: []string{zoneHeader + "blocked.example CNAME .\n", zoneHeader, zoneHeader}, names: []string{"blocked.example"}}
+	_, err := newSyncer("rslvr-frg-0123456789abcdef").Sync(ctx, p.compileTo(t), 1000)
+	if err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("sync into a missing group: %v", err)
+	}
+	var group string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "aws route53resolver ") {
+			continue
+		}
+		line = strings.NewReplacer(" --region REGION", "", "rslvr-frg-...", group, "vpc-...", m.e.VPCID()).Replace(line)
+		out, stderr, err := awsCLI(t, m.url, strings.Fields(strings.TrimPrefix(line, "aws route53resolver "))...)
+		if err != nil {
+			t.Fatalf("%s: %s", line, stderr)
+		}
+		if id := str(out, "FirewallRuleGroup", "Id"); id != "" {
+			group = id
+		}
+	}
+	if group == "" {
+		t.Fatalf("the advice creates no rule group:\n%v", err)
+	}
+	if _, err := newSyncer(group).Sync(ctx, p.compileTo(t), 1000); err != nil {
+		t.Fatalf("sync after following the advice: %v", err)
+	}
+	if v := m.dp.Verdict("blocked.example", "A"); v.Outcome(true) != "NXDOMAIN" {
+		t.Errorf("the VPC does not apply the synced group: %+v", v)
 	}
 }

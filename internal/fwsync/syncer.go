@@ -306,7 +306,9 @@ func (s *Syncer) observe(ctx context.Context) (Observed, *State, error) {
 	})
 	if err != nil {
 		if apiCode(err) == "ResourceNotFoundException" {
-			return obs, nil, fmt.Errorf("rule group %s does not exist in this account and region: create it first (the README shows how)", group)
+			return obs, nil, fmt.Errorf("rule group %s does not exist in this account and region: create one, associate it with your VPCs, and sync into its ID:\n"+
+				"  aws route53resolver create-firewall-rule-group --name rpzfw --region REGION\n"+
+				"  aws route53resolver associate-firewall-rule-group --firewall-rule-group-id rslvr-frg-... --vpc-id vpc-... --priority 101 --name rpzfw --region REGION", group)
 		}
 		return obs, nil, fmt.Errorf("reading rule group %s: %w", group, err)
 	}
