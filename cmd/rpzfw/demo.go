@@ -2,17 +2,20 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/rpzfw/rpzfw/examples"
 	"github.com/rpzfw/rpzfw/internal/demo"
 )
 
 func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("demo", "[flags] [ZONE...]\n\nRuns the whole loop on this machine, no AWS account needed: starts the DNS\nFirewall emulator, syncs a policy into it and resolves names through it.\nWithout zones it uses the sample policy in examples/.")
+	fs := newFlags("demo", "[flags] [ZONE...]\n\nRuns the whole loop on this machine, no AWS account needed: starts the DNS\nFirewall emulator, syncs a policy into it and resolves names through it.\nWithout zones it uses the sample policy built into rpzfw (examples/ in\nthe source).")
 	var pf policyFlags
 	pf.register(fs)
 	names := fs.String("names", strings.Join(demo.DefaultNames, ","), "comma-separated `names` to resolve")
@@ -24,9 +27,19 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := checkRanges(durationAtLeast("settle", *settle, 0)); err != nil {
 		return err
 	}
+	dir, err := os.MkdirTemp("", "rpzfw-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
 	if len(pos) == 0 && pf.allowList == "" && pf.blockList == "" && pf.policyFile == "" {
-		pos = []string{"examples/sample.rpz"}
-		pf.allowList, pf.blockList = "examples/allow.txt", "examples/block.txt"
+		// The sample policy is built in, so the demo runs from any folder.
+		sample, err := writeExamples(filepath.Join(dir, "examples"))
+		if err != nil {
+			return err
+		}
+		pos = []string{sample["sample.rpz"]}
+		pf.allowList, pf.blockList = sample["allow.txt"], sample["block.txt"]
 	}
 	settings, pol, err := pf.resolve(pos)
 	if err != nil {
@@ -36,10 +49,25 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		// The demo tells its own story; routine logs would only crowd it.
 		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	}
-	dir, err := os.MkdirTemp("", "rpzfw-demo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
 	return demo.Run(ctx, stdout, demo.Config{Policy: pol, Settings: settings, Names: strings.Split(*names, ","), StateDir: dir, Settle: *settle})
+}
+
+// writeExamples copies the embedded sample policy's files into dir and
+// returns their paths by name.
+func writeExamples(dir string) (map[string]string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	paths := map[string]string{}
+	for _, name := range []string{"sample.rpz", "allow.txt", "block.txt"} {
+		b, err := examples.FS.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("the built-in sample policy: %w", err)
+		}
+		paths[name] = filepath.Join(dir, name)
+		if err := os.WriteFile(paths[name], b, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return paths, nil
 }
