@@ -39,13 +39,15 @@ func (m *Manager) ListenNotify(ctx context.Context, addr string) (string, error)
 		if t := r.IsTsig(); t != nil && w.TsigStatus() == nil {
 			reply.SetTsig(t.Hdr.Name, t.Algorithm, 300, time.Now().Unix())
 		}
-		_ = w.WriteMsg(reply)
 		if err == nil {
+			// Queued before the answer goes out: a primary that has its
+			// answer has its refresh.
 			select {
 			case m.trigger <- name:
 			default: // a refresh is already queued
 			}
 		}
+		_ = w.WriteMsg(reply)
 	})}
 	go func() { _ = srv.ActivateAndServe() }()
 	go func() { <-ctx.Done(); _ = srv.Shutdown() }()
@@ -67,8 +69,12 @@ func (m *Manager) acceptNotify(w dns.ResponseWriter, r *dns.Msg) (string, error)
 		}
 		if s.TSIG != nil {
 			t := r.IsTsig()
-			if t == nil || w.TsigStatus() != nil || !strings.EqualFold(t.Hdr.Name, dns.Fqdn(s.TSIG.Name)) {
-				return "", fmt.Errorf("NOTIFY for %s without a valid TSIG signature by %s", zone, s.TSIG.Name)
+			switch {
+			case t == nil && s.NotifyUnsigned:
+				// Allowed from a primary's address: a NOTIFY only asks for a
+				// refresh, and the transfer itself is signed.
+			case t == nil || w.TsigStatus() != nil || !strings.EqualFold(t.Hdr.Name, dns.Fqdn(s.TSIG.Name)):
+				return "", fmt.Errorf("NOTIFY for %s without a valid TSIG signature by %s (sign it on the primary, or set notify_unsigned: true on the source)", zone, s.TSIG.Name)
 			}
 		}
 		return s.Name, nil

@@ -54,6 +54,10 @@ type SourceSpec struct {
 	Zone      string   // zone-transfer
 	TSIG      *TSIG    // zone-transfer
 	IXFR      bool     // zone-transfer: try IXFR first (default true)
+	// NotifyUnsigned accepts an unsigned NOTIFY from a primary's address
+	// although the source has a TSIG key (BIND signs NOTIFY only when told
+	// to); transfers stay signed (zone-transfer).
+	NotifyUnsigned bool
 
 	// Line is where the source starts in the policy file.
 	Line int
@@ -383,8 +387,9 @@ func (r reader) source(n *yaml.Node, key string) (SourceSpec, error) {
 			}
 			return nil
 		},
-		"zone": func(v *yaml.Node, k string) error { return r.str(v, k, &s.Zone) },
-		"ixfr": func(v *yaml.Node, k string) error { return r.boolean(v, k, &s.IXFR) },
+		"zone":            func(v *yaml.Node, k string) error { return r.str(v, k, &s.Zone) },
+		"ixfr":            func(v *yaml.Node, k string) error { return r.boolean(v, k, &s.IXFR) },
+		"notify_unsigned": func(v *yaml.Node, k string) error { return r.boolean(v, k, &s.NotifyUnsigned) },
 		"tsig": func(v *yaml.Node, k string) error {
 			tsigNode = v
 			s.TSIG = &TSIG{Algorithm: "hmac-sha256"}
@@ -422,7 +427,7 @@ func (r reader) source(n *yaml.Node, key string) (SourceSpec, error) {
 		for _, m := range []struct {
 			f   string
 			set bool
-		}{{"url", s.URL != ""}, {"primaries", len(s.Primaries) > 0}, {"tsig", s.TSIG != nil}} {
+		}{{"url", s.URL != ""}, {"primaries", len(s.Primaries) > 0}, {"tsig", s.TSIG != nil}, {"notify_unsigned", s.NotifyUnsigned}} {
 			if err := misplaced(m.f, m.set); err != nil {
 				return s, err
 			}
@@ -435,7 +440,7 @@ func (r reader) source(n *yaml.Node, key string) (SourceSpec, error) {
 		for _, m := range []struct {
 			f   string
 			set bool
-		}{{"path", s.Path != ""}, {"primaries", len(s.Primaries) > 0}, {"tsig", s.TSIG != nil}} {
+		}{{"path", s.Path != ""}, {"primaries", len(s.Primaries) > 0}, {"tsig", s.TSIG != nil}, {"notify_unsigned", s.NotifyUnsigned}} {
 			if err := misplaced(m.f, m.set); err != nil {
 				return s, err
 			}

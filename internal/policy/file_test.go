@@ -26,6 +26,7 @@ sources:
       name: vendor-key
       algorithm: hmac-sha512
       secret: c2VjcmV0
+    notify_unsigned: true
   - name: urlhaus
     kind: https
     url: https://feeds.example/rpz.zone
@@ -52,7 +53,7 @@ func TestParseExample(t *testing.T) {
 		t.Fatalf("%+v", p)
 	}
 	v := p.Sources[0]
-	if v.Kind != KindZoneTransfer || v.Primaries[0] != "192.0.2.53:53" || v.Primaries[1] != "192.0.2.54:5353" || v.TSIG.AlgorithmName() != "hmac-sha512." || !v.IXFR {
+	if v.Kind != KindZoneTransfer || v.Primaries[0] != "192.0.2.53:53" || v.Primaries[1] != "192.0.2.54:5353" || v.TSIG.AlgorithmName() != "hmac-sha512." || !v.IXFR || !v.NotifyUnsigned {
 		t.Errorf("zone transfer: %+v %+v", v, v.TSIG)
 	}
 	u := p.Sources[1]
@@ -82,6 +83,7 @@ func TestParseErrors(t *testing.T) {
 		{"sources:\n  - name: a\n    kind: https\n    url: https://x/\n    max_size: 0\n", "sources[0].max_size: \"0\": want a size"},
 		{"sources:\n  - name: a\n    kind: file\n    path: x\n    refresh: soon\n", "sources[0].refresh: \"soon\""},
 		{"sources:\n  - name: a\n    kind: file\n    path: x\n    url: https://x/\n", "sources[0].url: not a setting of a file source"},
+		{"sources:\n  - name: a\n    kind: https\n    url: https://x/\n    notify_unsigned: true\n", "sources[0].notify_unsigned: not a setting of a https source"},
 		{"allow_list:\n  - good.example\n  - bad_one.example\n", "p.yaml:3: allow_list[1]: \"bad_one.example\""},
 		{"max_shrink: 150%\nallow_list: [a.example]\n", "p.yaml:1: max_shrink"},
 		{"allow_block_all: sure\nallow_list: [a.example]\n", "p.yaml:1: allow_block_all: \"sure\": want true or false"},
