@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,10 +44,8 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if os.Getenv("RPZFW_LOG_LEVEL") == "" {
-		// The demo tells its own story; routine logs would only crowd it.
-		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	}
+	// The demo tells its own story; routine logs would only crowd it.
+	quietUnlessAsked()
 	return demo.Run(ctx, stdout, demo.Config{Policy: pol, Settings: settings, Names: strings.Split(*names, ","), StateDir: dir, Settle: *settle})
 }
 

@@ -18,6 +18,7 @@ func runExplain(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	quietUnlessAsked()
 	if len(pos) < 1 {
 		return fmt.Errorf("%w: give the query NAME to explain, then the zones", errUsage)
 	}

@@ -284,3 +284,30 @@ func TestBlockAllIsReportedAndRefused(t *testing.T) {
 		t.Errorf("demo with allow_block_all: exit %d, %s %s", code, out, stderr)
 	}
 }
+
+// plan and explain print no INFO lines unless RPZFW_LOG_LEVEL asks for
+// them; warnings still show.
+func TestPlanIsQuietByDefault(t *testing.T) {
+	zone := writeFile(t, "z.rpz", testZone)
+	block := writeFile(t, "block.txt", "*\n")
+	for _, tc := range []struct {
+		level      string
+		args       []string
+		want, lack string
+	}{
+		{"", []string{"plan", zone}, "", "INFO"},
+		{"", []string{"explain", "evil.example", zone}, "", "INFO"},
+		{"", []string{"plan", "--block-list", block}, "WARN", "INFO"},
+		{"info", []string{"plan", zone}, "level=INFO msg=\"read source\"", ""},
+		{"info", []string{"explain", "evil.example", zone}, "level=INFO", ""},
+	} {
+		t.Setenv("RPZFW_LOG_LEVEL", tc.level)
+		var out, errb bytes.Buffer
+		if code := run(tc.args, &out, &errb); code != 0 {
+			t.Fatalf("%v: exit %d: %s", tc.args, code, errb.String())
+		}
+		if tc.want != "" && !strings.Contains(errb.String(), tc.want) || tc.lack != "" && strings.Contains(errb.String(), tc.lack) {
+			t.Errorf("RPZFW_LOG_LEVEL=%q %v: stderr %q, want %q and no %q", tc.level, tc.args, errb.String(), tc.want, tc.lack)
+		}
+	}
+}

@@ -19,6 +19,7 @@ func runPlan(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	quietUnlessAsked()
 	if *format != "text" && *format != "json" && *format != "entries" {
 		return fmt.Errorf("%w: --format must be text, json or entries, not %q", errUsage, *format)
 	}
