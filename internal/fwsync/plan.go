@@ -94,20 +94,20 @@ func MakePlan(obs Observed, desired []DesiredRule, o Options) (Plan, error) {
 	// whoever else has rules in it. That is what the advice below relies on.
 	for _, f := range obs.Foreign {
 		if len(desired) > 0 && f.Priority >= o.Band.Lo && f.Priority <= o.Band.Hi {
-			return Plan{}, fmt.Errorf("rule %q (priority %d, list %s) is not rpzfw's but sits inside rpzfw's priority band %s: move it out of the band "+
+			return Plan{}, mark(ErrForeignRule, fmt.Errorf("rule %q (priority %d, list %s) is not rpzfw's but sits inside rpzfw's priority band %s: move it out of the band "+
 				"(aws route53resolver update-firewall-rule --firewall-rule-group-id <this group> --firewall-domain-list-id %s --priority <outside %s>), "+
 				"or give rpzfw another band: run 'rpzfw unsync' with the same flags (it removes only rpzfw's rules, whatever their priority), then sync with --priority-band set to a range that holds no other rule",
-				f.Name, f.Priority, f.ListID, o.Band, f.ListID, o.Band)
+				f.Name, f.Priority, f.ListID, o.Band, f.ListID, o.Band))
 		}
 	}
 	for _, r := range obs.Owned {
 		if len(desired) > 0 && (r.Priority < o.Band.Lo || r.Priority > o.Band.Hi) {
-			return Plan{}, fmt.Errorf("rpzfw's rule %q has priority %d, outside the band %s: the band changed. Sync with the band it was deployed with, "+
-				"or run 'rpzfw unsync' with the same flags (it removes rpzfw's rules whatever their priority) and then sync with the new band", r.Spec.Name, r.Priority, o.Band)
+			return Plan{}, mark(ErrBand, fmt.Errorf("rpzfw's rule %q has priority %d, outside the band %s: the band changed. Sync with the band it was deployed with, "+
+				"or run 'rpzfw unsync' with the same flags (it removes rpzfw's rules whatever their priority) and then sync with the new band", r.Spec.Name, r.Priority, o.Band))
 		}
 	}
 	if len(desired) > o.Band.Hi-o.Band.Lo+1 {
-		return Plan{}, fmt.Errorf("%d rules do not fit the priority band %s", len(desired), o.Band)
+		return Plan{}, mark(ErrBand, fmt.Errorf("%d rules do not fit the priority band %s", len(desired), o.Band))
 	}
 	seq := merge(obs.Owned, desired)
 	var p Plan
@@ -312,7 +312,7 @@ func assignPriorities(seq []entry, band Band) ([]Step, error) {
 	}
 	step := (band.Hi - band.Lo + 1) / (len(seq) + 1)
 	if step < 1 {
-		return nil, fmt.Errorf("the priority band %s is too narrow: the change holds %d old and new rules at once; widen --priority-band", band, len(seq))
+		return nil, mark(ErrBand, fmt.Errorf("the priority band %s is too narrow: the change holds %d old and new rules at once; widen --priority-band", band, len(seq)))
 	}
 	var down, up []Step
 	for i := range seq {

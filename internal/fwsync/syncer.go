@@ -176,7 +176,7 @@ func (s *Syncer) Sync(ctx context.Context, compileTo CompileFunc, maxDomains int
 	var plan Plan
 	for attempt := 0; ; attempt++ {
 		if res.MaxDomains < 1 {
-			return nil, fmt.Errorf("no domains left in the quota (%d, of which other lists use %d)", res.Quota, obs.OtherDomains)
+			return nil, mark(ErrQuota, fmt.Errorf("no domains left in the quota (%d, of which other lists use %d)", res.Quota, obs.OtherDomains))
 		}
 		cp, err := compileTo(res.MaxDomains)
 		if err != nil {
@@ -196,7 +196,7 @@ func (s *Syncer) Sync(ctx context.Context, compileTo CompileFunc, maxDomains int
 		res.MaxDomains = next
 	}
 	if plan.Peak > budget {
-		return nil, fmt.Errorf("the transition needs %d domains at its peak but only %d are available; lower --max-domains or raise the quota", plan.Peak, budget)
+		return nil, mark(ErrQuota, fmt.Errorf("the transition needs %d domains at its peak but only %d are available; lower --max-domains or raise the quota", plan.Peak, budget))
 	}
 	if err := s.checkShrink(obs, res.Compile); err != nil {
 		return nil, err
@@ -244,8 +244,8 @@ func (s *Syncer) checkShrink(obs Observed, cp *compile.Plan) error {
 	if s.cfg.AllowShrink || deployed == 0 || cp.DomainCount*2 >= deployed {
 		return nil
 	}
-	return fmt.Errorf("the new plan holds %d domains where %d are deployed: a drop of %d%%, more likely a broken or empty source than a real change; nothing was changed (run again with --allow-shrink if it is intended, or 'rpzfw unsync' to remove everything)",
-		cp.DomainCount, deployed, 100-cp.DomainCount*100/deployed)
+	return mark(ErrShrink, fmt.Errorf("the new plan holds %d domains where %d are deployed: a drop of %d%%, more likely a broken or empty source than a real change; nothing was changed (run again with --allow-shrink if it is intended, or 'rpzfw unsync' to remove everything)",
+		cp.DomainCount, deployed, 100-cp.DomainCount*100/deployed))
 }
 
 // begin starts a sync or unsync: fresh call counts, the device's lock, and
@@ -306,9 +306,9 @@ func (s *Syncer) observe(ctx context.Context) (Observed, *State, error) {
 	})
 	if err != nil {
 		if apiCode(err) == "ResourceNotFoundException" {
-			return obs, nil, fmt.Errorf("rule group %s does not exist in this account and region: create one, associate it with your VPCs, and sync into its ID:\n"+
+			return obs, nil, mark(ErrRuleGroupNotFound, fmt.Errorf("rule group %s does not exist in this account and region: create one, associate it with your VPCs, and sync into its ID:\n"+
 				"  aws route53resolver create-firewall-rule-group --name rpzfw --region REGION\n"+
-				"  aws route53resolver associate-firewall-rule-group --firewall-rule-group-id rslvr-frg-... --vpc-id vpc-... --priority 101 --name rpzfw --region REGION", group)
+				"  aws route53resolver associate-firewall-rule-group --firewall-rule-group-id rslvr-frg-... --vpc-id vpc-... --priority 101 --name rpzfw --region REGION", group))
 		}
 		return obs, nil, fmt.Errorf("reading rule group %s: %w", group, err)
 	}
