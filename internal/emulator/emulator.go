@@ -244,6 +244,10 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.serveAdmin(w, r)
 		return
 	}
+	if isSTS(r) {
+		e.serveSTS(w, r)
+		return
+	}
 	target := r.Header.Get("X-Amz-Target")
 	if target == serviceQuotasTarget {
 		e.serveServiceQuota(w, r)
