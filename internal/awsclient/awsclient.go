@@ -1,13 +1,16 @@
 // Package awsclient builds AWS SDK clients the way every rpzfw command
-// needs them: the standard credential chain, an optional role to assume,
-// an optional endpoint (the emulator, moto), adaptive retries.
+// needs them: the standard credential chain or static keys, an optional
+// role to assume, an optional endpoint (the emulator, moto, a VPC
+// endpoint), adaptive retries.
 package awsclient
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,8 +20,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	r53r "github.com/aws/aws-sdk-go-v2/service/route53resolver"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+
+	"github.com/rpzfw/rpzfw/internal/secret"
 )
 
 // Options select the account, region and endpoint.
@@ -26,6 +33,10 @@ type Options struct {
 	Region string
 	// Endpoint overrides the service endpoint (e.g. the emulator's URL).
 	Endpoint string
+	// AccessKeyID and SecretAccessKey, when set, are used instead of the
+	// credential chain.
+	AccessKeyID     string
+	SecretAccessKey secret.String
 	// RoleARN and ExternalID assume a role after loading credentials.
 	RoleARN, ExternalID string
 	// MaxAttempts bounds retries (default 8); throttling and 5xx are
@@ -33,8 +44,9 @@ type Options struct {
 	MaxAttempts int
 }
 
-// Config loads the AWS configuration for o. With an endpoint and no
-// credentials anywhere, it uses placeholder keys: emulators accept any.
+// Config loads the AWS configuration for o. Static keys, when given,
+// replace the credential chain. With an endpoint and no credentials
+// anywhere, it uses placeholder keys: emulators accept any.
 func Config(ctx context.Context, o Options) (aws.Config, error) {
 	if o.Region == "" {
 		return aws.Config{}, fmt.Errorf("an AWS region is required")
@@ -56,7 +68,10 @@ func Config(ctx context.Context, o Options) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
 	}
-	if o.Endpoint != "" && !haveLocalCredentials() {
+	switch {
+	case o.AccessKeyID != "":
+		cfg.Credentials = credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretAccessKey.Reveal(), "")
+	case o.Endpoint != "" && !haveLocalCredentials():
 		// Asking the chain would end at the instance metadata service;
 		// an emulator takes any key.
 		cfg.Credentials = credentials.NewStaticCredentialsProvider("AKIDEMULATOR", "emulator-secret", "")
@@ -80,6 +95,44 @@ func Resolver(cfg aws.Config, o Options) *r53r.Client {
 			ro.BaseEndpoint = aws.String(o.Endpoint)
 		}
 	})
+}
+
+// STS returns an STS client; it uses the endpoint too (the emulator
+// answers GetCallerIdentity).
+func STS(cfg aws.Config, o Options) *sts.Client {
+	return sts.NewFromConfig(cfg, func(so *sts.Options) {
+		if o.Endpoint != "" {
+			so.BaseEndpoint = aws.String(o.Endpoint)
+		}
+	})
+}
+
+// ServiceQuotas returns a Service Quotas client; it uses the endpoint too
+// (the emulator answers GetServiceQuota).
+func ServiceQuotas(cfg aws.Config, o Options) *servicequotas.Client {
+	return servicequotas.NewFromConfig(cfg, func(so *servicequotas.Options) {
+		if o.Endpoint != "" {
+			so.BaseEndpoint = aws.String(o.Endpoint)
+		}
+	})
+}
+
+// SQS returns an SQS client for the queue at queueURL: its region comes
+// from an sqs.REGION.amazonaws.com host, and any other host (moto, a VPC
+// endpoint) becomes the endpoint.
+func SQS(cfg aws.Config, queueURL string) (*sqs.Client, error) {
+	u, err := url.Parse(queueURL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("SQS queue URL %q: want https://sqs.REGION.amazonaws.com/ACCOUNT/NAME", queueURL)
+	}
+	return sqs.NewFromConfig(cfg, func(so *sqs.Options) {
+		host := u.Hostname()
+		if region, ok := strings.CutPrefix(host, "sqs."); ok && strings.HasSuffix(region, ".amazonaws.com") {
+			so.Region = strings.TrimSuffix(region, ".amazonaws.com")
+			return
+		}
+		so.BaseEndpoint = aws.String(u.Scheme + "://" + u.Host)
+	}), nil
 }
 
 // S3 returns an S3 client; local endpoints get path-style addressing.
