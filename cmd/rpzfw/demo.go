@@ -46,7 +46,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	// The demo tells its own story; routine logs would only crowd it.
 	quietUnlessAsked()
-	return demo.Run(ctx, stdout, demo.Config{Policy: pol, Settings: settings, Names: strings.Split(*names, ","), StateDir: dir, Settle: *settle})
+	return demo.Run(ctx, stdout, demo.Config{Policy: pol, Settings: settings, Names: strings.Split(*names, ","), StateDir: dir, Settle: *settle, AllowBlockAll: pf.allowBlockAll})
 }
 
 // writeExamples copies the embedded sample policy's files into dir and

@@ -235,6 +235,13 @@ func TestPoliciesWithOneNameKeepSeparateCaches(t *testing.T) {
 			t.Errorf("%s: feeds refresh says\n%s\nwant %q and nothing held", dir, out, want)
 		}
 	}
+	// plan (and sync) compile each policy's own feed.
+	for _, dir := range []string{"big", "small", "big"} {
+		out, stderr, code := runCLI(t, "plan", "--format", "json", "--policy", filepath.Join(root, dir, "policy.yaml"))
+		if want := fmt.Sprintf(`"DomainCount":%d,`, policies[dir]); code != 0 || !strings.Contains(out, want) {
+			t.Errorf("%s: plan exit %d, %s %s; want %s", dir, code, out, stderr, want)
+		}
+	}
 }
 
 // A command that failed exits non-zero, whatever it printed before.
@@ -309,5 +316,23 @@ func TestPlanIsQuietByDefault(t *testing.T) {
 		if tc.want != "" && !strings.Contains(errb.String(), tc.want) || tc.lack != "" && strings.Contains(errb.String(), tc.lack) {
 			t.Errorf("RPZFW_LOG_LEVEL=%q %v: stderr %q, want %q and no %q", tc.level, tc.args, errb.String(), tc.want, tc.lack)
 		}
+	}
+}
+
+// A zone argument or list file larger than --max-file-size is refused.
+func TestMaxFileSize(t *testing.T) {
+	zone := writeFile(t, "z.rpz", testZone)
+	if _, stderr, code := runCLI(t, "plan", "--max-file-size", "100B", zone); code != 1 || !strings.Contains(stderr, "larger than 100 bytes") {
+		t.Errorf("zone: exit %d, %s", code, stderr)
+	}
+	list := writeFile(t, "l.txt", strings.Repeat("a.example\n", 20))
+	if _, stderr, code := runCLI(t, "plan", "--max-file-size", "1KB", "--block-list", list); code != 0 {
+		t.Errorf("list under the cap: exit %d, %s", code, stderr)
+	}
+	if _, stderr, code := runCLI(t, "plan", "--max-file-size", "10B", "--block-list", list); code != 1 || !strings.Contains(stderr, "larger than 10 bytes") {
+		t.Errorf("list: exit %d, %s", code, stderr)
+	}
+	if out, stderr, code := runCLI(t, "plan", zone); code != 0 {
+		t.Errorf("default cap: exit %d, %s %s", code, out, stderr)
 	}
 }

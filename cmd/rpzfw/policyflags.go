@@ -5,7 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"path/filepath"
+	"math"
+	"time"
 
 	"github.com/rpzfw/rpzfw/internal/feed"
 	"github.com/rpzfw/rpzfw/internal/fwsync"
@@ -24,6 +25,9 @@ type policyFlags struct {
 	maxDomains, maxRules int
 	prefix               string
 	firstPriority, step  int
+	maxFileSize          string
+	fetchTimeout         time.Duration
+	allowBlockAll        bool
 }
 
 func (f *policyFlags) register(fs *flag.FlagSet) {
@@ -38,6 +42,15 @@ func (f *policyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.prefix, "rule-prefix", compile.DefaultPrefix, "prefix of rule names")
 	fs.IntVar(&f.firstPriority, "first-priority", compile.DefaultFirstPriority, "priority of the first rule")
 	fs.IntVar(&f.step, "priority-step", compile.DefaultPriorityStep, "priority gap between rules")
+	fs.StringVar(&f.maxFileSize, "max-file-size", "256MB", "largest zone or list `size` read from the zone arguments and list flags (a policy file sets max_size per source)")
+	fs.DurationVar(&f.fetchTimeout, "fetch-timeout", feed.DefaultFetchTimeout, "with --policy, give up a fetch of one source after this `duration` (its last good copy is used)")
+	fs.BoolVar(&f.allowBlockAll, "allow-block-all", false, "deploy a plan that blocks every name (a list holding \"*\", or \"*.<origin>\" in a zone); refused otherwise")
+}
+
+// blockAllAllowed says whether a plan that blocks every name may be
+// deployed: the flag or the policy file says so.
+func (f *policyFlags) blockAllAllowed(p policy.Policy) bool {
+	return f.allowBlockAll || p.AllowBlockAll
 }
 
 func (f *policyFlags) settings() (compile.Settings, error) {
@@ -49,6 +62,13 @@ func (f *policyFlags) settings() (compile.Settings, error) {
 	}
 	if f.firstPriority < 1 || f.step < 1 {
 		return compile.Settings{}, fmt.Errorf("%w: --first-priority and --priority-step must be at least 1", errUsage)
+	}
+	if err := checkRanges(
+		intIn("first-priority", f.firstPriority, 1, math.MaxInt32),
+		intIn("priority-step", f.step, 1, math.MaxInt32),
+		durationAtLeast("fetch-timeout", f.fetchTimeout, time.Second),
+	); err != nil {
+		return compile.Settings{}, err
 	}
 	return compile.Settings{
 		MonitorOnly: f.monitorOnly, MaxDomains: f.maxDomains, MaxRules: f.maxRules,
@@ -67,17 +87,22 @@ func (f *policyFlags) policy(zoneArgs []string) (policy.Policy, error) {
 		return policy.ParseFile(f.policyFile)
 	}
 	p := policy.Policy{MaxShrink: policy.DefaultMaxShrink}
+	maxSize, err := policy.ParseSize(f.maxFileSize)
+	if err != nil {
+		return p, fmt.Errorf("%w: --max-file-size %q: %v", errUsage, f.maxFileSize, err)
+	}
 	if f.allowList != "" {
-		p.Allow.File = f.allowList
+		p.Allow.File, p.Allow.MaxSize = f.allowList, maxSize
 	}
 	if f.blockList != "" {
-		p.Block.File = f.blockList
+		p.Block.File, p.Block.MaxSize = f.blockList, maxSize
 	}
 	for _, a := range zoneArgs {
 		z, err := policy.ParseZoneArg(a)
 		if err != nil {
 			return p, fmt.Errorf("%w: %v", errUsage, err)
 		}
+		z.MaxSize = maxSize
 		p.Sources = append(p.Sources, z)
 	}
 	if len(p.Sources) == 0 && f.allowList == "" && f.blockList == "" {
@@ -94,12 +119,16 @@ func (f *policyFlags) opener(ctx context.Context, p policy.Policy) (policy.Opene
 	}
 	dir := f.cacheDir
 	if dir == "" {
-		dir = filepath.Join(fwsync.DefaultStateDir(), "feeds", p.Name)
+		var err error
+		if dir, err = feed.CacheDir(fwsync.DefaultStateDir(), p, slog.Default()); err != nil {
+			return nil, err
+		}
 	}
 	m, err := feed.NewManager(dir, p)
 	if err != nil {
 		return nil, err
 	}
+	m.FetchTimeout = f.fetchTimeout
 	if !f.offline {
 		for name, err := range m.RefreshAll(ctx) {
 			slog.Warn("a source could not be refreshed; its last good copy is used", "source", name, "err", err)

@@ -27,6 +27,19 @@ func TestFlagRanges(t *testing.T) {
 		{[]string{"emulator", "traffic", "--sources", "300"}, "--sources: want 1 to 250"},
 		{[]string{"demo", "--settle", "-1s", zone}, "--settle"},
 		{[]string{"feeds", "status", "--policy", "p.yaml", "--fetch-timeout", "0s"}, "--fetch-timeout: want at least 1s"},
+		{[]string{"sync", "--region", "eu-west-1", "--rule-group-id", "rslvr-frg-0123", "--rate", "0", zone}, "--rate: want a number of calls per second above 0"},
+		{[]string{"sync", "--region", "eu-west-1", "--rule-group-id", "rslvr-frg-0123", "--rate", "-1", zone}, "--rate"},
+		{[]string{"sync", "--region", "eu-west-1", "--rule-group-id", "rslvr-frg-0123", "--rate", "NaN", zone}, "--rate"},
+		{[]string{"sync", "--region", "eu-west-1", "--rule-group-id", "rslvr-frg-0123", "--quota", "-5", zone}, "--quota: want at least 0, got -5"},
+		{[]string{"sync", "--region", "eu-west-1", "--rule-group-id", "rslvr-frg-0123", "--first-priority", "3000000000", zone}, "--first-priority: want 1 to 2147483647"},
+		{[]string{"plan", "--priority-step", "2147483648", zone}, "--priority-step: want 1 to 2147483647"},
+		{[]string{"plan", "--fetch-timeout", "0s", zone}, "--fetch-timeout: want at least 1s"},
+		{[]string{"plan", "--max-file-size", "99999999999GB", zone}, "--max-file-size \"99999999999GB\": too large"},
+		{[]string{"plan", "--max-file-size", "0", zone}, "--max-file-size \"0\": want a size"},
+		{[]string{"sync", "--region", "eu-west-1", "--rule-group-id", "rslvr-frg-0123", "--device", "../../etc", zone}, "--device: \"../../etc\": must start with a letter or digit"},
+		{[]string{"sync", "--region", "eu-west-1", "--rule-group-id", "rslvr-frg-0123", "--device", "a/b", zone}, "--device: \"a/b\": \"/\" is not allowed"},
+		{[]string{"sync", "--region", "eu-west-1", "--rule-group-id", "../x", zone}, "--rule-group-id: \"../x\""},
+		{[]string{"unsync", "--region", "eu-west-1", "--rule-group-id", "rslvr-frg-0123", "--device", ".."}, "--device: \"..\""},
 	} {
 		_, stderr, code := runCLI(t, tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rpzfw/rpzfw/internal/awsclient"
 	"github.com/rpzfw/rpzfw/internal/compile"
+	"github.com/rpzfw/rpzfw/internal/fsutil"
 	"github.com/rpzfw/rpzfw/internal/fwsync"
 )
 
@@ -50,6 +51,15 @@ func (f *syncFlags) register(fs interface {
 func (f *syncFlags) syncer(ctx context.Context, progress fwsync.Progress) (*fwsync.Syncer, error) {
 	if f.ruleGroup == "" {
 		return nil, fmt.Errorf("%w: --rule-group-id is required", errUsage)
+	}
+	// The device (by default the rule group ID) names the state directory.
+	for _, n := range []struct{ flag, v string }{{"rule-group-id", f.ruleGroup}, {"device", f.device}} {
+		if err := fsutil.CheckName(n.v); n.v != "" && err != nil {
+			return nil, fmt.Errorf("%w: --%s: %v", errUsage, n.flag, err)
+		}
+	}
+	if err := checkRanges(positiveRate("rate", f.rate), intAtLeast("quota", f.quota, 0)); err != nil {
+		return nil, err
 	}
 	if f.aws.Region == "" {
 		return nil, fmt.Errorf("%w: --region is required (or set AWS_REGION)", errUsage)
@@ -124,12 +134,29 @@ func runSync(ctx context.Context, args []string, stdout io.Writer) error {
 	res, err := s.Sync(ctx, func(max int) (*compile.Plan, error) {
 		st := settings
 		st.MaxDomains = max
-		return b.Compile(st)
+		p, err := b.Compile(st)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.CheckBlockAll(pf.blockAllAllowed(pol)); err != nil {
+			return nil, err
+		}
+		return p, nil
 	}, settings.MaxDomains)
-	if res != nil {
-		fwsync.WriteSummary(stdout, res)
-	}
+	writeResult(stdout, res, err)
 	return err
+}
+
+// writeResult prints what a sync or unsync did. One that failed did not do
+// all it planned: it says how far it got instead of what it meant to send.
+func writeResult(w io.Writer, res *fwsync.Result, err error) {
+	switch {
+	case res == nil:
+	case err == nil || res.DryRun:
+		fwsync.WriteSummary(w, res)
+	default:
+		fmt.Fprintf(w, "Stopped after %d API calls, before the rule group matched the policy; each change sent keeps every name at its old or its new outcome. Run it again to finish.\n", res.TotalCalls())
+	}
 }
 
 func runUnsync(ctx context.Context, args []string, stdout io.Writer) error {
@@ -144,8 +171,6 @@ func runUnsync(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	res, err := s.Unsync(ctx)
-	if res != nil {
-		fwsync.WriteSummary(stdout, res)
-	}
+	writeResult(stdout, res, err)
 	return err
 }

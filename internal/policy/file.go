@@ -489,6 +489,9 @@ func (r reader) source(n *yaml.Node, key string) (SourceSpec, error) {
 	return s, nil
 }
 
+// ParseSize reads a size such as 50MB (B, KB, MB, GB; at most MaxMaxSize).
+func ParseSize(s string) (int64, error) { return parseSize(s) }
+
 func parseSize(s string) (int64, error) {
 	units := []struct {
 		suffix string
