@@ -49,7 +49,7 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'rpzfw COMMAND -h' for a command's flags. Set RPZFW_LOG_LEVEL=debug|info|warn|error (default info).")
+	fmt.Fprintln(w, "\nRun 'rpzfw COMMAND -h' for a command's flags. Set RPZFW_LOG_LEVEL=debug|info|warn|error (default info; plan, explain and demo show only warnings unless it is set).")
 }
 
 func main() {
