@@ -295,6 +295,7 @@ type Store interface {
 	SyncStates
 	Leases
 	Secrets
+	Logs
 	// Ping checks the database is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -1,0 +1,196 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rpzfw/rpzfw/internal/store"
+)
+
+// The query-log tables (migrations 00002): objects counted once, hits,
+// counts and rollups. See store/logs.go for the contract.
+
+var _ store.Logs = (*DB)(nil)
+
+// maxParams bounds the parameters of one statement: SQLite allows 32766,
+// PostgreSQL 65535; a few thousand keep statements quick to parse.
+const maxParams = 4000
+
+// IngestObject records obj and what write adds in one transaction; false
+// when the object was recorded before (nothing is written then).
+func (d *DB) IngestObject(ctx context.Context, obj store.LogObject, write func(store.IngestWriter) error) (bool, error) {
+	if obj.ProcessedAt.IsZero() {
+		obj.ProcessedAt = d.now()
+	}
+	fresh := false
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO log_objects (queue, bucket, object_key, etag, org_id, size, lines,
+			bad_lines, hits, unattributed, newest, processed_at, instance)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			ON CONFLICT (queue, bucket, object_key, etag) DO NOTHING`,
+			obj.Queue, obj.Bucket, obj.Key, obj.ETag, obj.OrgID, obj.Size, obj.Lines,
+			obj.BadLines, obj.Hits, obj.Unattributed, nanos(obj.Newest), nanos(obj.ProcessedAt), obj.Instance)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err // recorded before: add nothing
+		}
+		fresh = true
+		if err := write(&ingestWriter{tx: tx}); err != nil {
+			return err
+		}
+		return d.touchDevices(ctx, tx, obj.Devices, obj.ProcessedAt)
+	})
+	if err != nil {
+		return false, fmt.Errorf("recording log object s3://%s/%s: %w", obj.Bucket, obj.Key, err)
+	}
+	return fresh, nil
+}
+
+// touchDevices moves the devices' last_log_retrieved forward (never
+// back), making a pending status row for a device that has none. A device
+// deleted meanwhile is skipped (checked first: on PostgreSQL a failed
+// statement would abort the transaction).
+func (d *DB) touchDevices(ctx context.Context, tx *sql.Tx, ids []int64, at time.Time) error {
+	for _, id := range ids {
+		_, err := tx.ExecContext(ctx, `INSERT INTO device_status (device_id, state, last_log_retrieved, updated_at)
+			SELECT CAST($1 AS BIGINT), CAST($2 AS TEXT), CAST($3 AS BIGINT), CAST($4 AS BIGINT)
+			WHERE EXISTS (SELECT 1 FROM devices WHERE id = $1)
+			ON CONFLICT (device_id) DO UPDATE SET last_log_retrieved = CASE
+				WHEN device_status.last_log_retrieved < excluded.last_log_retrieved THEN excluded.last_log_retrieved
+				ELSE device_status.last_log_retrieved END`,
+			id, store.StatePending, nanos(at), d.nowNanos())
+		if err != nil {
+			return fmt.Errorf("recording the last log of device %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// ObjectIngested says whether the object was recorded.
+func (d *DB) ObjectIngested(ctx context.Context, queue, bucket, key, etag string) (bool, error) {
+	var one int
+	err := d.db.QueryRowContext(ctx, `SELECT 1 FROM log_objects WHERE queue = $1 AND bucket = $2 AND object_key = $3 AND etag = $4`,
+		queue, bucket, key, etag).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("looking up log object s3://%s/%s: %w", bucket, key, err)
+	}
+	return true, nil
+}
+
+// ingestWriter writes an object's rows in its transaction, in batches of
+// multi-row statements.
+type ingestWriter struct{ tx *sql.Tx }
+
+const hitCols = 16
+
+func (w *ingestWriter) AddHits(ctx context.Context, hits []store.Hit) error {
+	for len(hits) > 0 {
+		n := min(len(hits), maxParams/hitCols)
+		args := make([]any, 0, n*hitCols)
+		for _, h := range hits[:n] {
+			args = append(args, h.OrgID, h.DeviceID, nanos(h.At), h.QueryName, h.QueryType, h.Rcode, h.SrcAddr, h.SrcID,
+				h.VPCID, h.Action, h.Kind, h.Rule, h.ListID, h.Entry, h.Source, int64(h.Line))
+		}
+		q := `INSERT INTO log_hits (org_id, device_id, at, query_name, query_type, rcode, src_addr, src_id, vpc_id,
+			action, kind, rule_name, list_id, entry, source, line) VALUES ` + placeholders(n, hitCols)
+		if _, err := w.tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("storing hits: %w", err)
+		}
+		hits = hits[n:]
+	}
+	return nil
+}
+
+func (w *ingestWriter) AddCounts(ctx context.Context, counts []store.Count) error {
+	type key struct {
+		org, dev, width, at int64
+		action              string
+	}
+	merged, order := map[key]int64{}, []key(nil)
+	for _, c := range counts {
+		k := key{c.OrgID, c.DeviceID, int64(c.Width / time.Second), nanos(c.At), c.Action}
+		if _, ok := merged[k]; !ok {
+			order = append(order, k)
+		}
+		merged[k] += c.N
+	}
+	const cols = 6
+	for len(order) > 0 {
+		n := min(len(order), maxParams/cols)
+		args := make([]any, 0, n*cols)
+		for _, k := range order[:n] {
+			args = append(args, k.org, k.width, k.at, k.dev, k.action, merged[k])
+		}
+		q := `INSERT INTO log_counts (org_id, width, at, device_id, action, n) VALUES ` + placeholders(n, cols) +
+			` ON CONFLICT (org_id, width, at, device_id, action) DO UPDATE SET n = log_counts.n + excluded.n`
+		if _, err := w.tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("storing counts: %w", err)
+		}
+		order = order[n:]
+	}
+	return nil
+}
+
+func (w *ingestWriter) AddRollups(ctx context.Context, rollups []store.Rollup) error {
+	type key struct {
+		org                  int64
+		dim                  string
+		width, at, dev       int64
+		action, source, valu string
+	}
+	merged, order := map[key]int64{}, []key(nil)
+	for _, r := range rollups {
+		k := key{r.OrgID, r.Dim, int64(r.Width / time.Second), nanos(r.At), r.DeviceID, r.Action, r.Source, r.Value}
+		if _, ok := merged[k]; !ok {
+			order = append(order, k)
+		}
+		merged[k] += r.N
+	}
+	const cols = 9
+	for len(order) > 0 {
+		n := min(len(order), maxParams/cols)
+		args := make([]any, 0, n*cols)
+		for _, k := range order[:n] {
+			args = append(args, k.org, k.dim, k.width, k.at, k.dev, k.action, k.source, k.valu, merged[k])
+		}
+		q := `INSERT INTO log_rollups (org_id, dim, width, at, device_id, action, source, value, n) VALUES ` +
+			placeholders(n, cols) +
+			` ON CONFLICT (org_id, dim, width, at, device_id, action, source, value) DO UPDATE SET n = log_rollups.n + excluded.n`
+		if _, err := w.tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("storing rollups: %w", err)
+		}
+		order = order[n:]
+	}
+	return nil
+}
+
+// placeholders writes rows of cols parameters: ($1, $2), ($3, $4), ...
+func placeholders(rows, cols int) string {
+	var b strings.Builder
+	b.Grow(rows * cols * 5)
+	p := 1
+	for r := range rows {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "$%d", p)
+			p++
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
