@@ -69,7 +69,7 @@ func For(d Device) (Document, error) {
 				"route53resolver:ListTagsForResource", "route53resolver:TagResource"},
 			Resource: []string{arn("firewall-domain-list", "*")}},
 		{Sid: "ListAndQuota", Effect: "Allow",
-			Action:   []string{"route53resolver:ListFirewallDomainLists", "servicequotas:GetServiceQuota"},
+			Action:   []string{"route53resolver:ListFirewallDomainLists", "route53resolver:ListFirewallRuleGroupAssociations", "servicequotas:GetServiceQuota"},
 			Resource: []string{"*"}},
 	}}
 	if d.StagingBucket != "" {

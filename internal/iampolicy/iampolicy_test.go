@@ -16,6 +16,7 @@ func TestFor(t *testing.T) {
 		`"route53resolver:UpdateFirewallDomains"`,
 		`"arn:aws:s3:::my-staging/rpzfw-staging/*"`,
 		`"servicequotas:GetServiceQuota"`,
+		`"route53resolver:ListFirewallRuleGroupAssociations"`, // the service reads the VPCs at every sync
 	} {
 		if !strings.Contains(js, want) {
 			t.Errorf("policy lacks %s:\n%s", want, js)
