@@ -43,8 +43,9 @@ type Policies struct {
 	log  *slog.Logger
 	kick chan struct{}
 
-	mu      sync.Mutex
-	entries map[PolicyKey]*entry
+	mu       sync.Mutex
+	entries  map[PolicyKey]*entry
+	onChange func(orgID int64, policy string) // Watch's, for NOTIFY
 }
 
 // entry is one policy. mu serializes its loads; the watcher fields are
@@ -166,6 +167,9 @@ func needsFetch(old policy.Policy, s policy.SourceSpec, mgr *feed.Manager) bool 
 // onChange after a source of a policy changed; the next Load reads the
 // policy again.
 func (p *Policies) Watch(ctx context.Context, onChange func(orgID int64, policy string)) {
+	p.mu.Lock()
+	p.onChange = onChange
+	p.mu.Unlock()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
