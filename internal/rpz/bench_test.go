@@ -2,11 +2,17 @@ package rpz
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 )
 
-func BenchmarkReadZone(b *testing.B) {
+func BenchmarkReadZone(b *testing.B) { benchmarkReadZone(b, ReadZone) }
+
+// BenchmarkReadZoneFull is the same zone through the full parser alone.
+func BenchmarkReadZoneFull(b *testing.B) { benchmarkReadZone(b, readZoneFull) }
+
+func benchmarkReadZone(b *testing.B, read func(io.Reader, ZoneOptions, func(Record) error) (int, error)) {
 	var sb strings.Builder
 	sb.WriteString("$TTL 300\n$ORIGIN rpz.bench.\n")
 	const n = 100000
@@ -17,7 +23,7 @@ func BenchmarkReadZone(b *testing.B) {
 	b.SetBytes(int64(len(text)))
 	b.ReportAllocs()
 	for b.Loop() {
-		_, err := ReadZone(strings.NewReader(text), ZoneOptions{File: "bench"}, func(Record) error { return nil })
+		_, err := read(strings.NewReader(text), ZoneOptions{File: "bench"}, func(Record) error { return nil })
 		if err != nil {
 			b.Fatal(err)
 		}

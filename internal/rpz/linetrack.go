@@ -20,6 +20,25 @@ type lineTracker struct {
 	escape bool
 	commt  bool
 	atBOL  bool // nothing significant seen yet on this logical line
+	// head holds the first bytes of the current logical line, to tell a
+	// $GENERATE directive.
+	head  [len("$GENERATE") + 1]byte
+	headN int
+}
+
+// inGenerate reports whether the current logical line is a $GENERATE
+// directive. Errors in the records it generates carry line numbers of the
+// generated text, so the directive's line is reported instead.
+func (t *lineTracker) inGenerate() bool {
+	const dir = "$GENERATE"
+	if t.headN < len(dir) || t.headN > len(dir) && !isBlankOrSpecial(t.head[len(dir)]) {
+		return false
+	}
+	return t.head[0] == '$' && equalFold(t.head[1:len(dir)], dir[1:])
+}
+
+func isBlankOrSpecial(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ';' || c == '(' || c == ')' || c == '"'
 }
 
 func newLineTracker(r io.ByteReader) *lineTracker {
@@ -34,6 +53,7 @@ func (t *lineTracker) ReadByte() (byte, error) {
 	if c == '\n' {
 		t.line++
 		t.commt = false
+		t.escape = false // as in the lexer: a backslash does not continue a line
 		if t.depth == 0 && !t.quote {
 			t.atBOL = true
 		}
@@ -45,6 +65,11 @@ func (t *lineTracker) ReadByte() (byte, error) {
 	if t.atBOL && c != ' ' && c != '\t' && c != '\r' && c != ';' {
 		t.atBOL = false
 		t.start = t.line
+		t.headN = 0
+	}
+	if !t.atBOL && t.headN < len(t.head) {
+		t.head[t.headN] = c
+		t.headN++
 	}
 	switch {
 	case t.escape:

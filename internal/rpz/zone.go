@@ -46,50 +46,46 @@ const defaultTTL = 3600
 // ReadZone streams the zone in r and calls fn for every policy record in
 // file order. Apex records (SOA, NS) and DNSSEC records are not policy and
 // are skipped. It returns the number of records passed to fn.
+//
+// One-line CNAME records, the lines feeds are made of, are read by a fast
+// path (fastline.go); every other line goes to the full zone parser
+// (miekg/dns) with the state the lines before it left, and the results are
+// the same as the full parser's alone (zonereader_test.go proves it).
 func ReadZone(r io.Reader, opt ZoneOptions, fn func(Record) error) (int, error) {
-	br := bufio.NewReaderSize(r, originScanLimit)
+	zr, err := newZoneReader(r, opt, fn)
+	if err != nil {
+		return 0, err
+	}
+	err = zr.run()
+	return zr.n, err
+}
+
+// readZoneFull reads the zone with the full parser only: the reference
+// the fast path is tested against.
+func readZoneFull(r io.Reader, opt ZoneOptions, fn func(Record) error) (int, error) {
+	zr, err := newZoneReader(r, opt, fn)
+	if err != nil {
+		return 0, err
+	}
+	err = zr.parse(zr.br, 1)
+	return zr.n, err
+}
+
+// zoneOrigin returns the zone origin, absolute and in lower case, from
+// opt or the file's first $ORIGIN.
+func zoneOrigin(br *bufio.Reader, opt ZoneOptions) (string, error) {
 	origin := opt.Origin
 	if origin == "" {
 		origin = SniffOrigin(br)
 		if origin == "" {
-			return 0, fmt.Errorf("%s: no zone origin: add a $ORIGIN line before the first record, or give it as ORIGIN=%s", opt.File, opt.File)
+			return "", fmt.Errorf("%s: no zone origin: add a $ORIGIN line before the first record, or give it as ORIGIN=%s", opt.File, opt.File)
 		}
 	}
 	origin = strings.ToLower(dns.Fqdn(origin))
 	if _, ok := dns.IsDomainName(origin); !ok {
-		return 0, fmt.Errorf("%s: zone origin %q is not a domain name", opt.File, origin)
+		return "", fmt.Errorf("%s: zone origin %q is not a domain name", opt.File, origin)
 	}
-
-	lt := newLineTracker(br)
-	zp := dns.NewZoneParser(lt, origin, opt.File)
-	zp.SetIncludeAllowed(false) // a feed must not read local files
-	// BIND falls back to a default too (with a warning) when a zone has no
-	// $TTL; the TTL only matters as a walled garden's override TTL.
-	zp.SetDefaultTTL(defaultTTL)
-	n := 0
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		if err := checkNameLengths(rr); err != nil {
-			return n, fmt.Errorf("%s:%d: %v", opt.File, lt.start, err)
-		}
-		rec, keep := classify(rr, origin)
-		if !keep {
-			continue
-		}
-		rec.Line = lt.start
-		if c, ok := rr.(*dns.CNAME); ok && c.Target == "" {
-			// miekg/dns accepts empty rdata (update syntax); BIND does not,
-			// and an empty target would read as a walled garden.
-			return n, fmt.Errorf("%s:%d: CNAME without a target", opt.File, rec.Line)
-		}
-		if err := fn(rec); err != nil {
-			return n, err
-		}
-		n++
-	}
-	if err := zp.Err(); err != nil {
-		return n, parseError(opt.File, err, lt.line)
-	}
-	return n, nil
+	return origin, nil
 }
 
 // maxNameOctets is the longest domain name in wire form (RFC 1035 3.1).
@@ -191,11 +187,20 @@ func classify(rr dns.RR, origin string) (Record, bool) {
 	case dns.TypeRRSIG, dns.TypeNSEC, dns.TypeNSEC3, dns.TypeNSEC3PARAM, dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY, dns.TypeZONEMD:
 		return Record{}, false
 	}
-	owner := strings.ToLower(h.Name)
+	c, cname := rr.(*dns.CNAME)
+	target := ""
+	if cname {
+		target = c.Target
+	}
+	return decodeOwner(strings.ToLower(h.Name), origin, h.Ttl, cname, target)
+}
+
+// decodeOwner makes the policy record of a record at owner (absolute, lower
+// case) in the zone origin; target is a CNAME's absolute target.
+func decodeOwner(owner, origin string, ttl uint32, cname bool, target string) (Record, bool) {
 	if owner == origin {
 		return Record{}, false // the apex carries SOA and NS, never policy
 	}
-	rec := Record{TTL: h.Ttl}
 	var rel string
 	switch {
 	case origin == ".":
@@ -203,17 +208,20 @@ func classify(rr dns.RR, origin string) (Record, bool) {
 	case strings.HasSuffix(owner, "."+origin):
 		rel = owner[:len(owner)-len(origin)-1]
 	default:
-		rec.Trigger = TriggerOutOfZone
-		rec.Name = strings.TrimSuffix(owner, ".")
-		return rec, true
+		return Record{Trigger: TriggerOutOfZone, Name: strings.TrimSuffix(owner, "."), TTL: ttl}, true
 	}
-	for _, t := range []Trigger{TriggerIP, TriggerNSIP, TriggerClientIP, TriggerNSDName} {
-		if s := t.String(); rel == s || strings.HasSuffix(rel, "."+s) {
-			rec.Trigger = t
-			rec.Name = rel
-			rec.Action = actionOf(rr, "")
-			return rec, true
-		}
+	return decodeRel(rel, ttl, cname, target), true
+}
+
+// decodeRel makes the policy record of a record at rel, its owner relative
+// to the zone origin in lower case.
+func decodeRel(rel string, ttl uint32, cname bool, target string) Record {
+	rec := Record{TTL: ttl}
+	if t, ok := specialTrigger(rel); ok {
+		rec.Trigger = t
+		rec.Name = rel
+		rec.Action = actionOf(cname, target, "")
+		return rec
 	}
 	switch {
 	case rel == "*":
@@ -229,22 +237,36 @@ func classify(rr dns.RR, origin string) (Record, bool) {
 		// owner never equals: "*.x CNAME *.x." is a wildcard-target CNAME.
 		self = ""
 	}
-	rec.Action = actionOf(rr, self)
+	rec.Action = actionOf(cname, target, self)
 	if rec.Action == ActionCNAME || rec.Action == ActionWildcardCNAME {
-		rec.Target = strings.TrimSuffix(strings.ToLower(rr.(*dns.CNAME).Target), ".")
+		rec.Target = strings.TrimSuffix(strings.ToLower(target), ".")
 	}
-	return rec, true
+	return rec
+}
+
+// specialTrigger returns the trigger of a name under rpz-ip, rpz-nsip,
+// rpz-client-ip or rpz-nsdname.
+func specialTrigger(rel string) (Trigger, bool) {
+	i := strings.LastIndexByte(rel, '.') + 1 // the last label
+	if !strings.HasPrefix(rel[i:], "rpz-") {
+		return 0, false
+	}
+	for _, t := range []Trigger{TriggerIP, TriggerNSIP, TriggerClientIP, TriggerNSDName} {
+		if rel[i:] == t.String() {
+			return t, true
+		}
+	}
+	return 0, false
 }
 
 // actionOf decodes the action the way BIND's dns_rpz_decode_cname does.
 // self is the trigger in query space, for the old "CNAME to itself" form of
 // PASSTHRU.
-func actionOf(rr dns.RR, self string) Action {
-	c, ok := rr.(*dns.CNAME)
-	if !ok {
+func actionOf(cname bool, target, self string) Action {
+	if !cname {
 		return ActionLocalData
 	}
-	t := strings.ToLower(c.Target)
+	t := strings.ToLower(target)
 	switch {
 	case t == targetNXDomain:
 		return ActionNXDomain
@@ -256,7 +278,7 @@ func actionOf(rr dns.RR, self string) Action {
 		return ActionDrop
 	case t == targetTCPOnly:
 		return ActionTCPOnly
-	case self != "" && t == self+".":
+	case self != "" && len(t) == len(self)+1 && t[len(self)] == '.' && t[:len(self)] == self:
 		return ActionPassthru
 	case strings.HasPrefix(t, "*."):
 		return ActionWildcardCNAME
@@ -267,17 +289,19 @@ func actionOf(rr dns.RR, self string) Action {
 
 var parseErrLine = regexp.MustCompile(`^(?:.*?: )?dns: (.*) at line: (\d+):\d+$`)
 
-// parseError reformats a miekg/dns parse error as "file:line: what".
-func parseError(file string, err error, fallbackLine int) error {
+// parseError reformats a miekg/dns parse error as "file:line: what". The
+// line is the parser's, or fallbackLine when it has none or keep is set;
+// off is added, for text that did not start at the file's first line.
+func parseError(file string, err error, fallbackLine, off int, keep bool) error {
 	var pe *dns.ParseError
 	msg, line := err.Error(), fallbackLine
 	if errors.As(err, &pe) {
 		if m := parseErrLine.FindStringSubmatch(pe.Error()); m != nil {
 			msg = m[1]
-			if l, convErr := strconv.Atoi(m[2]); convErr == nil {
-				line = l
+			if l, convErr := strconv.Atoi(m[2]); convErr == nil && l > 0 && !keep {
+				line = l // 0 when the parser lost track, as in some $GENERATE errors
 			}
 		}
 	}
-	return fmt.Errorf("%s:%d: %s", file, line, msg)
+	return fmt.Errorf("%s:%d: %s", file, line+off, msg)
 }
