@@ -133,12 +133,12 @@ func (d *DB) diffEntries(ctx context.Context, tx *sql.Tx, deviceID, t int64, ent
 	if err := closeEntries(ctx, tx, deviceID, t, closing); err != nil {
 		return err
 	}
-	return addEntries(ctx, tx, deviceID, t, adding)
+	return d.addEntries(ctx, tx, deviceID, t, adding)
 }
 
 func closeEntries(ctx context.Context, tx *sql.Tx, deviceID, t int64, domains []string) error {
 	for len(domains) > 0 {
-		n := min(len(domains), maxParams-2)
+		n := min(len(domains), 500) // numbered parameters: SQLite looks them up in a list
 		args := []any{deviceID, t}
 		for _, dom := range domains[:n] {
 			args = append(args, dom)
@@ -152,7 +152,7 @@ func closeEntries(ctx context.Context, tx *sql.Tx, deviceID, t int64, domains []
 	return nil
 }
 
-func addEntries(ctx context.Context, tx *sql.Tx, deviceID, t int64, entries []store.PlanEntry) error {
+func (d *DB) addEntries(ctx context.Context, tx *sql.Tx, deviceID, t int64, entries []store.PlanEntry) error {
 	const cols = 6
 	for len(entries) > 0 {
 		n := min(len(entries), maxParams/cols)
@@ -160,7 +160,7 @@ func addEntries(ctx context.Context, tx *sql.Tx, deviceID, t int64, entries []st
 		for _, e := range entries[:n] {
 			args = append(args, deviceID, e.Domain, e.Rule, e.Source, int64(e.Line), t)
 		}
-		q := `INSERT INTO plan_entries (device_id, domain, rule_name, source, line, valid_from) VALUES ` + placeholders(n, cols)
+		q := `INSERT INTO plan_entries (device_id, domain, rule_name, source, line, valid_from) VALUES ` + d.placeholders(n, cols)
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
 		}

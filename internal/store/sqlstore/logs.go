@@ -41,7 +41,7 @@ func (d *DB) IngestObject(ctx context.Context, obj store.LogObject, write func(s
 			return err // recorded before: add nothing
 		}
 		fresh = true
-		if err := write(&ingestWriter{tx: tx}); err != nil {
+		if err := write(&ingestWriter{tx: tx, d: d}); err != nil {
 			return err
 		}
 		return d.touchDevices(ctx, tx, obj.Devices, obj.ProcessedAt)
@@ -88,7 +88,10 @@ func (d *DB) ObjectIngested(ctx context.Context, queue, bucket, key, etag string
 
 // ingestWriter writes an object's rows in its transaction, in batches of
 // multi-row statements.
-type ingestWriter struct{ tx *sql.Tx }
+type ingestWriter struct {
+	tx *sql.Tx
+	d  *DB
+}
 
 const hitCols = 16
 
@@ -101,7 +104,7 @@ func (w *ingestWriter) AddHits(ctx context.Context, hits []store.Hit) error {
 				h.VPCID, h.Action, h.Kind, h.Rule, h.ListID, h.Entry, h.Source, int64(h.Line))
 		}
 		q := `INSERT INTO log_hits (org_id, device_id, at, query_name, query_type, rcode, src_addr, src_id, vpc_id,
-			action, kind, rule_name, list_id, entry, source, line) VALUES ` + placeholders(n, hitCols)
+			action, kind, rule_name, list_id, entry, source, line) VALUES ` + w.d.placeholders(n, hitCols)
 		if _, err := w.tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("storing hits: %w", err)
 		}
@@ -130,7 +133,7 @@ func (w *ingestWriter) AddCounts(ctx context.Context, counts []store.Count) erro
 		for _, k := range order[:n] {
 			args = append(args, k.org, k.width, k.at, k.dev, k.action, merged[k])
 		}
-		q := `INSERT INTO log_counts (org_id, width, at, device_id, action, n) VALUES ` + placeholders(n, cols) +
+		q := `INSERT INTO log_counts (org_id, width, at, device_id, action, n) VALUES ` + w.d.placeholders(n, cols) +
 			` ON CONFLICT (org_id, width, at, device_id, action) DO UPDATE SET n = log_counts.n + excluded.n`
 		if _, err := w.tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("storing counts: %w", err)
@@ -163,7 +166,7 @@ func (w *ingestWriter) AddRollups(ctx context.Context, rollups []store.Rollup) e
 			args = append(args, k.org, k.dim, k.width, k.at, k.dev, k.action, k.source, k.valu, merged[k])
 		}
 		q := `INSERT INTO log_rollups (org_id, dim, width, at, device_id, action, source, value, n) VALUES ` +
-			placeholders(n, cols) +
+			w.d.placeholders(n, cols) +
 			` ON CONFLICT (org_id, dim, width, at, device_id, action, source, value) DO UPDATE SET n = log_rollups.n + excluded.n`
 		if _, err := w.tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("storing rollups: %w", err)
@@ -174,7 +177,9 @@ func (w *ingestWriter) AddRollups(ctx context.Context, rollups []store.Rollup) e
 }
 
 // placeholders writes rows of cols parameters: ($1, $2), ($3, $4), ...
-func placeholders(rows, cols int) string {
+// on PostgreSQL, (?, ?), (?, ?) on SQLite, which looks numbered
+// parameters up in a list: thousands of them would cost it quadratic time.
+func (d *DB) placeholders(rows, cols int) string {
 	var b strings.Builder
 	b.Grow(rows * cols * 5)
 	p := 1
@@ -187,7 +192,11 @@ func placeholders(rows, cols int) string {
 			if c > 0 {
 				b.WriteString(", ")
 			}
-			fmt.Fprintf(&b, "$%d", p)
+			if d.dialect == dialectSQLite {
+				b.WriteByte('?')
+			} else {
+				fmt.Fprintf(&b, "$%d", p)
+			}
 			p++
 		}
 		b.WriteByte(')')

@@ -1,0 +1,170 @@
+package querylog
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rpzfw/rpzfw/internal/store"
+)
+
+// Attribution: a hit belongs to the device whose rule group the log
+// names; a resolution no rule matched belongs to every device whose rule
+// group is associated with its VPC (the scheduler reads the associations
+// at every sync); a line of no device is counted for the queue's
+// organization as unattributed (device 0), never dropped.
+
+// deviceRef is what attribution needs of a device.
+type deviceRef struct {
+	ID, OrgID int64
+}
+
+// devices is one queue's view of its devices, swapped whole when devices
+// change.
+type devices struct {
+	// org takes the lines of no device.
+	org     int64
+	byGroup map[string]deviceRef
+	byVPC   map[string][]deviceRef
+	// orgs maps each device (and 0, for no device) to its organization.
+	orgs map[int64]int64
+}
+
+// newDevices indexes devs (with the VPCs each device's rule group is
+// associated with); org is the queue's organization.
+func newDevices(org int64, devs []deviceRef, rgOf map[int64]string, vpcsOf map[int64][]string) *devices {
+	d := &devices{org: org, byGroup: map[string]deviceRef{}, byVPC: map[string][]deviceRef{}, orgs: map[int64]int64{0: org}}
+	for _, dev := range devs {
+		d.orgs[dev.ID] = dev.OrgID
+		if rg := rgOf[dev.ID]; rg != "" {
+			d.byGroup[rg] = dev
+		}
+		for _, v := range vpcsOf[dev.ID] {
+			d.byVPC[v] = append(d.byVPC[v], dev)
+		}
+	}
+	return d
+}
+
+// source is what the plan deployed at a hit's time says caused it.
+type source struct {
+	Rule, Entry, Source string
+	Line                int
+	// Found says an entry of the plan matched.
+	Found bool
+}
+
+// Candidates lists the domain list entries that match a query name, in
+// DNS Firewall's order of specificity: the name, then *.parent up to *.
+func Candidates(qname string) []string {
+	n := strings.TrimSuffix(strings.ToLower(qname), ".")
+	out := []string{n}
+	for n != "" {
+		i := strings.IndexByte(n, '.')
+		if i < 0 {
+			break
+		}
+		n = n[i+1:]
+		out = append(out, "*."+n)
+	}
+	return append(out, "*")
+}
+
+// sourceCache remembers lookups of recent hits: a name hit once is
+// usually hit again soon. Entries are keyed by a ten-minute window of the
+// hit's time, so a plan change reaches the hits after it within that
+// window; the cache is emptied when it reaches its bound (no eviction
+// order is worth its cost here).
+type sourceCache struct {
+	mu  sync.Mutex
+	max int
+	m   map[sourceKey]source
+}
+
+type sourceKey struct {
+	device      int64
+	list, qname string
+	window      int64
+}
+
+const cacheWindow = 10 * time.Minute
+
+func newSourceCache(max int) *sourceCache {
+	return &sourceCache{max: max, m: make(map[sourceKey]source)}
+}
+
+// lookup finds the source of a hit: the entry among the name's candidates
+// that the list's rule held, preferring the most specific; with a list no
+// deployment names, the first rule (by name order of the plan) that held
+// one.
+func (c *sourceCache) lookup(ctx context.Context, s store.Deployments, dev int64, listID, qname string, at time.Time) (source, error) {
+	key := sourceKey{dev, listID, qname, at.UnixNano() / int64(cacheWindow)}
+	c.mu.Lock()
+	src, ok := c.m[key]
+	c.mu.Unlock()
+	if ok {
+		return src, nil
+	}
+	cands := Candidates(qname)
+	res, err := s.LookupEntries(ctx, dev, listID, cands, at)
+	if err != nil {
+		return source{}, err
+	}
+	src = pick(res, cands)
+	c.mu.Lock()
+	if len(c.m) >= c.max {
+		clear(c.m)
+	}
+	c.m[key] = src
+	c.mu.Unlock()
+	return src, nil
+}
+
+func pick(res store.EntryLookup, cands []string) source {
+	by := make(map[string]store.PlanEntry, len(res.Entries))
+	for _, e := range res.Entries {
+		by[e.Domain] = e
+	}
+	for _, c := range cands {
+		e, ok := by[c]
+		if !ok || (res.ListKnown && e.Rule != res.ListRule) {
+			continue
+		}
+		return source{Rule: e.Rule, Entry: e.Domain, Source: e.Source, Line: e.Line, Found: true}
+	}
+	if res.ListKnown {
+		return source{Rule: res.ListRule}
+	}
+	return source{}
+}
+
+// hitKind says why a rule matched: BLOCK is a block; ALERT is a PASSTHRU
+// (the allow list's, or a feed's), or on a monitor-only device a rule that
+// would have blocked. A hit no deployed entry explains is "other".
+func hitKind(action string, src source) string {
+	if !src.Found {
+		return store.KindOther
+	}
+	if action == store.ActionBlock {
+		return store.KindBlock
+	}
+	switch ruleSuffix(src.Rule) {
+	case "passthru":
+		if src.Source == "allow-list" {
+			return store.KindAllowList
+		}
+		return store.KindPassthru
+	case "nxdomain", "nodata", "garden":
+		return store.KindMonitor
+	}
+	return store.KindOther
+}
+
+// ruleSuffix is what a plan rule's name says it does: rpzfw-3-nxdomain.
+func ruleSuffix(rule string) string {
+	if i := strings.LastIndexByte(rule, '-'); i >= 0 {
+		return rule[i+1:]
+	}
+	return ""
+}
