@@ -77,17 +77,17 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			continue
 		}
 		err := c.run(ctx, args[1:], stdout)
+		var status exitStatus
 		switch {
 		case err == nil:
 			return 0
 		case errors.Is(err, flag.ErrHelp):
 			return 0
-		case errors.Is(err, errUsage):
-			fmt.Fprintf(stderr, "rpzfw %s: %v\n", c.name, err)
-			return 2
+		case errors.As(err, &status):
+			return int(status)
 		default:
 			fmt.Fprintf(stderr, "rpzfw %s: %v\n", c.name, err)
-			return 1
+			return codeOf(err)
 		}
 	}
 	fmt.Fprintf(stderr, "rpzfw: unknown command %q\n", args[0])

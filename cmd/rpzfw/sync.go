@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,6 +25,9 @@ type syncFlags struct {
 	quota                             int
 	rate                              float64
 	dryRun, allowShrink               bool
+	// How the result is shown.
+	format                        string
+	showDomains, detailedExitCode bool
 }
 
 func (f *syncFlags) register(fs interface {
@@ -46,9 +50,15 @@ func (f *syncFlags) register(fs interface {
 	fs.Float64Var(&f.rate, "rate", 5, "API calls per second at most")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the calls a sync would make, and make none")
 	fs.BoolVar(&f.allowShrink, "allow-shrink", false, "let a sync remove more than half of the deployed domains (otherwise it stops: an empty or broken source must not wipe a firewall)")
+	fs.StringVar(&f.format, "format", "text", "summary `format`: text, or json (one object; docs/sync.md lists its members)")
+	fs.BoolVar(&f.showDomains, "show-domains", false, "list every domain added to or removed from each rule, and action changes (with --dry-run: what a sync would change)")
+	fs.BoolVar(&f.detailedExitCode, "detailed-exitcode", false, "exit 0 when the rule group already matched, 2 when it did not (changed, or with --dry-run to change), 1 on any error")
 }
 
 func (f *syncFlags) syncer(ctx context.Context, progress fwsync.Progress) (*fwsync.Syncer, error) {
+	if f.format != "text" && f.format != "json" {
+		return nil, fmt.Errorf("%w: --format must be text or json, not %q", errUsage, f.format)
+	}
 	if f.ruleGroup == "" {
 		return nil, fmt.Errorf("%w: --rule-group-id is required", errUsage)
 	}
@@ -105,9 +115,13 @@ func progressFor(w *os.File) fwsync.Progress {
 }
 
 func runSync(ctx context.Context, args []string, stdout io.Writer) error {
+	var sf syncFlags
+	return sf.exit(args, syncPolicy(ctx, args, stdout, &sf))
+}
+
+func syncPolicy(ctx context.Context, args []string, stdout io.Writer, sf *syncFlags) error {
 	fs := newFlags("sync", "[flags] ZONE...\n\nMakes the rule group's rpzfw rules equal to the compiled policy, sending only\nthe differences, in an order that never leaves a name unprotected.")
 	var pf policyFlags
-	var sf syncFlags
 	pf.register(fs)
 	sf.register(fs)
 	pos, err := parseFlags(fs, args)
@@ -143,25 +157,57 @@ func runSync(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return p, nil
 	}, settings.MaxDomains)
-	writeResult(stdout, res, err)
-	return err
+	return sf.report(stdout, res, err)
 }
 
-// writeResult prints what a sync or unsync did. One that failed did not do
-// all it planned: it says how far it got instead of what it meant to send.
-func writeResult(w io.Writer, res *fwsync.Result, err error) {
+// report prints what a sync or unsync did, as --format says, and returns
+// the command's error: err, or with --detailed-exitcode exitStatus(2) when
+// the rule group did not match. A sync that failed did not do all it
+// planned: the text says how far it got instead of what it meant to send,
+// the JSON says it did not complete.
+func (f *syncFlags) report(w io.Writer, res *fwsync.Result, err error) error {
 	switch {
 	case res == nil:
+	case f.format == "json":
+		if werr := fwsync.WriteJSON(w, res, err, f.showDomains); err == nil {
+			err = werr
+		}
 	case err == nil || res.DryRun:
-		fwsync.WriteSummary(w, res)
+		if f.showDomains {
+			fwsync.WriteSummaryDomains(w, res)
+		} else {
+			fwsync.WriteSummary(w, res)
+		}
 	default:
 		fmt.Fprintf(w, "Stopped after %d API calls, before the rule group matched the policy; each change sent keeps every name at its old or its new outcome. Run it again to finish.\n", res.TotalCalls())
 	}
+	if err == nil && f.detailedExitCode && !res.Plan.Unchanged {
+		return exitStatus(2)
+	}
+	return err
+}
+
+// exit gives the error of a sync or unsync its exit status: with
+// --detailed-exitcode, 2 means "changes", so every error exits 1, even
+// one in the flags (then args tell whether the flag was given).
+func (f *syncFlags) exit(args []string, err error) error {
+	if err == nil || !f.detailedExitCode && !flagGiven(args, "detailed-exitcode") {
+		return err
+	}
+	var st exitStatus
+	if errors.As(err, &st) {
+		return err
+	}
+	return codedError{err: err, code: 1}
 }
 
 func runUnsync(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("unsync", "[flags]\n\nRemoves every rule and domain list rpzfw made in the rule group, and nothing else.")
 	var sf syncFlags
+	return sf.exit(args, unsync(ctx, args, stdout, &sf))
+}
+
+func unsync(ctx context.Context, args []string, stdout io.Writer, sf *syncFlags) error {
+	fs := newFlags("unsync", "[flags]\n\nRemoves every rule and domain list rpzfw made in the rule group, and nothing else.")
 	sf.register(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
@@ -171,6 +217,5 @@ func runUnsync(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	res, err := s.Unsync(ctx)
-	writeResult(stdout, res, err)
-	return err
+	return sf.report(stdout, res, err)
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -75,5 +77,112 @@ func TestSyncCLI(t *testing.T) {
 				t.Errorf("%d rules deployed, want %d", n, tc.deployed)
 			}
 		})
+	}
+}
+
+// --detailed-exitcode says whether the rule group matched (0) or not (2),
+// and makes every error 1; --show-domains lists what changes, domain by
+// domain; a dry run changes nothing.
+func TestSyncDetailedExitCodeAndDomains(t *testing.T) {
+	zone := writeFile(t, "z.rpz", testZone)
+	rules, flags := startSyncTarget(t, emulator.Quotas{})
+	sync := func(extra ...string) (string, string, int) {
+		return runCLI(t, append(append(append([]string{"sync"}, flags...), zone), extra...)...)
+	}
+	out, stderr, code := sync("--dry-run", "--detailed-exitcode", "--show-domains")
+	if code != 2 || rules() != 0 {
+		t.Fatalf("dry run on an empty group: exit %d (want 2), %d rules deployed; %s", code, rules(), stderr)
+	}
+	for _, want := range []string{"Domain changes it would make, by rule in precedence order:", "new rule rpzfw-1-allow (ALLOW), priority ", "    + *.ok.evil.example\n", "    + garden.example\n", "Would send 4 domains added"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, stderr, code := sync("--detailed-exitcode"); code != 2 || rules() == 0 {
+		t.Fatalf("a sync that changes the group: exit %d, want 2; %s", code, stderr)
+	}
+	if _, stderr, code := sync("--dry-run", "--detailed-exitcode"); code != 0 {
+		t.Fatalf("dry run on a group that matches: exit %d, want 0; %s", code, stderr)
+	}
+	if _, _, code := sync("--dry-run"); code != 0 {
+		t.Fatalf("without --detailed-exitcode: exit %d, want 0", code)
+	}
+	// A smaller policy: the removed domain is listed with a minus.
+	small := writeFile(t, "small.rpz", strings.Replace(testZone, "garden.example 60 CNAME walled.example.net.\n", "", 1))
+	out, _, code = runCLI(t, append(append([]string{"sync"}, flags...), small, "--dry-run", "--show-domains", "--allow-shrink")...)
+	if code != 0 || !strings.Contains(out, "    - garden.example\n") || !strings.Contains(out, "deleted rule ") {
+		t.Errorf("exit %d, want the removed domain and rule listed:\n%s", code, out)
+	}
+	// Errors exit 1 with --detailed-exitcode, even usage errors (2 without).
+	for _, args := range [][]string{{"--format", "yaml"}, {"--no-such-flag"}, {"--rule-group-id", "rslvr-frg-missing"}} {
+		if _, _, code := sync(append(args, "--detailed-exitcode")...); code != 1 {
+			t.Errorf("%v --detailed-exitcode: exit %d, want 1", args, code)
+		}
+	}
+	if _, _, code := sync("--format", "yaml"); code != 2 {
+		t.Errorf("a usage error without --detailed-exitcode: exit %d, want 2", code)
+	}
+	// unsync takes the same flags: 2 when it removed something.
+	if _, stderr, code := runCLI(t, append([]string{"unsync", "--detailed-exitcode"}, flags...)...); code != 2 || rules() != 0 {
+		t.Errorf("unsync: exit %d, %d rules left; %s", code, rules(), stderr)
+	}
+}
+
+// sync --format json prints one object with the documented members, in
+// snake_case, every one present.
+func TestSyncJSON(t *testing.T) {
+	zone := writeFile(t, "z.rpz", testZone)
+	_, flags := startSyncTarget(t, emulator.Quotas{})
+	members := []string{"dry_run", "completed", "error", "changes", "domains_added", "domains_removed", "peak_domains", "planned_calls",
+		"api_calls", "api_calls_by_operation", "update_calls_lower_bound", "took_seconds", "quota", "domains_used_by_other_lists",
+		"max_domains", "plan", "steps", "rules"}
+	run := func(extra ...string) map[string]json.RawMessage {
+		t.Helper()
+		out, stderr, code := runCLI(t, append(append(append([]string{"sync", "--format", "json"}, flags...), zone), extra...)...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(out), &m); err != nil || strings.Count(out, "\n") != 1 {
+			t.Fatalf("not one line of JSON (%v): %s", err, out)
+		}
+		for _, k := range members {
+			if _, ok := m[k]; !ok {
+				t.Errorf("no member %q: %s", k, out)
+			}
+		}
+		if len(m) != len(members) {
+			t.Errorf("%d members, want %d: %s", len(m), len(members), out)
+		}
+		return m
+	}
+	dry := run("--dry-run", "--show-domains")
+	for k, want := range map[string]string{"dry_run": "true", "completed": "true", "error": "null", "changes": "true", "domains_added": "4",
+		"domains_removed": "0", "quota": "100000", "plan": `{"rules":4,"domains":4,"truncated":0,"truncated_by_source":{}}`} {
+		if got := string(dry[k]); got != want {
+			t.Errorf("dry run %s = %s, want %s", k, got, want)
+		}
+	}
+	var rules []map[string]any
+	if err := json.Unmarshal(dry["rules"], &rules); err != nil || len(rules) != 4 {
+		t.Fatalf("rules: %v %s", err, dry["rules"])
+	}
+	first := rules[0]
+	if first["name"] != "rpzfw-1-allow" || first["change"] != "create" || first["action_before"] != nil || first["action_after"] != "ALLOW" ||
+		first["priority_before"] != nil || first["domains_added"] != 1.0 || fmt.Sprint(first["added"]) != "[*.ok.evil.example]" || fmt.Sprint(first["removed"]) != "[]" {
+		t.Errorf("first rule: %v", first)
+	}
+	var steps []map[string]string
+	if err := json.Unmarshal(dry["steps"], &steps); err != nil || len(steps) == 0 || steps[0]["phase"] != "prepare" || !strings.HasPrefix(steps[0]["call"], "CreateFirewallDomainList ") {
+		t.Errorf("steps: %v %s", err, dry["steps"])
+	}
+	real := run()
+	if string(real["dry_run"]) != "false" || string(real["steps"]) != "null" || !strings.Contains(string(real["rules"]), `"added":null`) ||
+		!strings.Contains(string(real["api_calls_by_operation"]), `"CreateFirewallRule":4`) {
+		t.Errorf("sync: %v", real)
+	}
+	again := run("--dry-run")
+	if string(again["changes"]) != "false" || !strings.Contains(string(again["rules"]), `"change":"none"`) {
+		t.Errorf("a sync that changes nothing: %v", again)
 	}
 }

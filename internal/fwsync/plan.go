@@ -54,6 +54,42 @@ type Plan struct {
 	Peak int
 	// Unchanged is true when nothing needs doing.
 	Unchanged bool
+	// Rules says what happens to each of rpzfw's rules, old and new, in
+	// precedence order after the sync.
+	Rules []RuleChange
+}
+
+// RuleChange is what a sync does to one of rpzfw's rules. Its domain
+// slices share the plan's and the observed rules' arrays: nothing is
+// copied, so a plan costs no more memory for saying this.
+type RuleChange struct {
+	// Old is the rule as deployed (nil: a new rule), New the rule as
+	// planned (nil: a rule the sync deletes).
+	Old, New *RuleSpec
+	// OldPriority is the deployed rule's priority (0 for a new rule);
+	// Priority is the rule's priority once the sync is done (for a
+	// deleted rule, the one it had when it went).
+	OldPriority, Priority int
+	// Added and Removed are the domains the sync adds to the rule's list
+	// and removes from it, sorted: all of a new rule's domains, all of a
+	// deleted rule's.
+	Added, Removed []string
+}
+
+// Change names what happens to the rule: "create", "delete", "update"
+// (domains, action or name), "move" (priority only) or "none".
+func (c RuleChange) Change() string {
+	switch {
+	case c.Old == nil:
+		return "create"
+	case c.New == nil:
+		return "delete"
+	case len(c.Added) > 0 || len(c.Removed) > 0 || *c.Old != *c.New:
+		return "update"
+	case c.OldPriority != c.Priority:
+		return "move"
+	}
+	return "none"
 }
 
 // Options tune planning.
@@ -157,13 +193,16 @@ func MakePlan(obs Observed, desired []DesiredRule, o Options) (Plan, error) {
 
 	// Additions in precedence order; each rule's list settles before the
 	// next rule's changes start.
-	for _, e := range seq {
+	p.Rules = make([]RuleChange, len(seq))
+	for i, e := range seq {
 		switch {
 		case e.old != nil && e.new != nil:
 			add := diff(e.new.Domains, e.old.Domains)
 			p.Steps = append(p.Steps, updateSteps(StepAdd, PhaseAdd, e.old, add, o.Chunk)...)
 			p.Added += len(add)
+			p.Rules[i] = RuleChange{Old: &e.old.Spec, New: &e.new.Spec, OldPriority: e.old.Priority, Priority: e.priority, Added: add}
 		case e.new != nil:
+			p.Rules[i] = RuleChange{New: &e.new.Spec, Priority: e.priority, Added: e.new.Domains}
 			ref := fmt.Sprintf("new:%d", e.newIndex)
 			spec := e.new.Spec
 			p.Steps = append(p.Steps,
@@ -186,10 +225,12 @@ func MakePlan(obs Observed, desired []DesiredRule, o Options) (Plan, error) {
 			rm := diff(e.old.Domains, e.new.Domains)
 			p.Steps = append(p.Steps, updateSteps(StepRemove, PhaseRemove, e.old, rm, o.Chunk)...)
 			p.Removed += len(rm)
+			p.Rules[i].Removed = rm
 		case e.old != nil:
 			p.Steps = append(p.Steps, Step{Kind: StepDeleteRule, Phase: PhaseRemove, List: e.old.ListID, ListName: e.old.ListName})
 			retire = append(retire, Step{Kind: StepDeleteList, Phase: PhaseRetire, List: e.old.ListID, ListName: e.old.ListName})
 			p.Removed += len(e.old.Domains)
+			p.Rules[i] = RuleChange{Old: &e.old.Spec, OldPriority: e.old.Priority, Priority: e.priority, Removed: e.old.Domains}
 		}
 	}
 	p.Steps = append(p.Steps, retire...)

@@ -2,6 +2,7 @@ package fwsync
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -159,7 +160,8 @@ func TestPlanIsSafeAtEveryStep(t *testing.T) {
 			newPlan, more := randomPlan(t, rng)
 			names = append(names, more...)
 			desired := DesiredFromPlan(newPlan.Rules, 4+rng.IntN(20))
-			p, err := MakePlan(s.observed(), desired, Options{Band: band, Chunk: 3})
+			obs := s.observed()
+			p, err := MakePlan(obs, desired, Options{Band: band, Chunk: 3})
 			if err != nil {
 				if strings.Contains(err.Error(), "too narrow") || strings.Contains(err.Error(), "do not fit") {
 					continue
@@ -197,8 +199,58 @@ func TestPlanIsSafeAtEveryStep(t *testing.T) {
 			if len(s.lists) != len(desired) {
 				t.Fatalf("seed %d: %d lists for %d rules", seed, len(s.lists), len(desired))
 			}
+			checkRuleChanges(t, obs, desired, p, s)
 			oldPlan = newPlan
 		}
+	}
+}
+
+// checkRuleChanges checks that a plan's rule changes tell what its steps
+// do: each rule's old domains with Added and without Removed are its new
+// ones, the counts add up to the plan's, and each rule ends at Priority.
+func checkRuleChanges(t *testing.T, obs Observed, desired []DesiredRule, p Plan, end *sim) {
+	t.Helper()
+	oldDomains := map[string][]string{}
+	for _, r := range obs.Owned {
+		oldDomains[r.Spec.Name] = r.Domains
+	}
+	newDomains := map[string][]string{}
+	for _, d := range desired {
+		newDomains[d.Spec.Name] = d.Domains
+	}
+	endPriority := map[string]int{}
+	for _, r := range end.rules {
+		endPriority[r.spec.Name] = r.priority
+	}
+	added, removed, kept := 0, 0, 0
+	for _, c := range p.Rules {
+		added += len(c.Added)
+		removed += len(c.Removed)
+		if c.New == nil {
+			continue
+		}
+		kept++
+		set := map[string]bool{}
+		if c.Old != nil {
+			for _, d := range oldDomains[c.Old.Name] {
+				set[d] = true
+			}
+		}
+		for _, d := range c.Added {
+			set[d] = true
+		}
+		for _, d := range c.Removed {
+			delete(set, d)
+		}
+		if got, want := slices.Sorted(maps.Keys(set)), newDomains[c.New.Name]; !slices.Equal(got, want) && len(got)+len(want) > 0 {
+			t.Fatalf("rule %s (%s): old domains with the changes are %v, the plan has %v", c.New.Name, c.Change(), got, want)
+		}
+		if endPriority[c.New.Name] != c.Priority {
+			t.Fatalf("rule %s ends at priority %d, the plan says %d", c.New.Name, endPriority[c.New.Name], c.Priority)
+		}
+	}
+	if added != p.Added || removed != p.Removed || kept != len(desired) || len(p.Rules) < len(obs.Owned) {
+		t.Fatalf("rule changes add %d and remove %d domains over %d new rules; the plan adds %d and removes %d over %d", added, removed, kept, p.Added, p.Removed, len(desired))
 	}
 }
 
