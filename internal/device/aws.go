@@ -36,12 +36,15 @@ type Connector struct {
 	Keyring *secret.Keyring
 	// SandboxEndpoint is the built-in emulator's URL ("": no sandbox).
 	SandboxEndpoint string
+	// MaxAttempts bounds the SDK's retries of one call (0: awsclient's
+	// default).
+	MaxAttempts int
 }
 
 // Options are the awsclient options for d. Errors are ErrConfig: nothing
 // but a change to the device (or the server) can fix them.
 func (c Connector) Options(d store.Device) (awsclient.Options, error) {
-	o := awsclient.Options{Region: d.Region, Endpoint: d.EndpointURL}
+	o := awsclient.Options{Region: d.Region, Endpoint: d.EndpointURL, MaxAttempts: c.MaxAttempts}
 	if d.Region == SandboxRegion {
 		if c.SandboxEndpoint == "" {
 			return o, mark(ErrConfig, fmt.Errorf("device %q is in the sandbox region, but this server runs no sandbox", d.Nickname))
