@@ -40,6 +40,9 @@ type consumer struct {
 	// the error it holds.
 	wrote    time.Time
 	failedOp string
+	// denied remembers messages whose last failure was an access denied:
+	// they are not counted as lost mid-work (see crashMargin).
+	denied sync.Map
 }
 
 func (c *consumer) run(ctx context.Context) {
@@ -101,7 +104,8 @@ func (c *consumer) message(ctx context.Context, msg types.Message) {
 	if ms, err := strconv.ParseInt(msg.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil {
 		sent = time.UnixMilli(ms)
 	}
-	if receives > c.m.cfg.MaxReceives+crashMargin {
+	_, wasDenied := c.denied.Load(aws.ToString(msg.MessageId))
+	if receives > c.m.cfg.MaxReceives+crashMargin && !wasDenied {
 		reason := fmt.Sprintf("received %d times without finishing: it may crash rpzfw or take longer than the visibility timeout", receives)
 		c.quarantine(ctx, msg, receives, reason)
 		return
@@ -112,6 +116,7 @@ func (c *consumer) message(ctx context.Context, msg types.Message) {
 	if errors.Is(err, errCrash) || ctx.Err() != nil {
 		return // left as it is: it comes back after its visibility timeout
 	}
+	c.denied.Delete(aws.ToString(msg.MessageId))
 	if err == nil {
 		c.m.metrics.messages.WithLabelValues(result).Inc()
 		c.delete(ctx, handle)
@@ -120,6 +125,9 @@ func (c *consumer) message(ctx context.Context, msg types.Message) {
 	c.m.metrics.messages.WithLabelValues("failed").Inc()
 	var de *deniedError
 	isDenied := errors.As(err, &de)
+	if isDenied {
+		c.denied.Store(aws.ToString(msg.MessageId), true)
+	}
 	if !isDenied && receives >= c.m.cfg.MaxReceives {
 		c.quarantine(ctx, msg, receives, err.Error())
 		return
@@ -198,8 +206,10 @@ func (c *consumer) object(ctx context.Context, ref ObjectRef, sent time.Time) er
 		return fmt.Errorf("reading s3://%s/%s: %w", ref.Bucket, ref.Key, err)
 	}
 	defer out.Body.Close()
-	if ref.ETag == "" {
-		ref.ETag = cleanETag(aws.ToString(out.ETag))
+	if etag := cleanETag(aws.ToString(out.ETag)); etag != "" {
+		// The version read is the one recorded: an object written again
+		// since its notification is counted once, as what it now holds.
+		ref.ETag = etag
 	}
 	fresh, stats, err := c.ingest(ctx, ref, out)
 	if err != nil {
