@@ -72,12 +72,7 @@ func newEnv(t *testing.T) *env {
 // start runs a scheduler on the env; mod changes its config.
 func (e *env) start(mod func(*Config)) *Scheduler {
 	e.t.Helper()
-	key, _ := secret.GenerateKey()
-	keys, _ := secret.New(key)
-	cfg := Config{Store: e.store, Keyring: keys, Instance: "test-1", Poll: 50 * time.Millisecond, LeaseTTL: 5 * time.Second,
-		Rate: 100, BackoffMin: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond, DataDir: e.t.TempDir(),
-		PolicyOptions: policydoc.Options{BaseDir: e.dir}, SandboxEndpoint: e.emu.APIURL, Registerer: e.reg,
-		SettlePoll: 10 * time.Millisecond, MaxAttempts: 2}
+	cfg := e.config("test-1", nil)
 	// The scheduler's log is shown when the test fails.
 	var logs syncBuffer
 	cfg.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -107,6 +102,23 @@ func (e *env) start(mod func(*Config)) *Scheduler {
 	e.sched = s
 	return s
 }
+
+// config is the tests' scheduler config: fast polls and backoff, a store
+// and emulator of the env.
+func (e *env) config(instance string, now func() time.Time) Config {
+	key, _ := secret.GenerateKey()
+	keys, _ := secret.New(key)
+	reg := prometheus.NewRegistry()
+	if e.reg != nil {
+		reg = e.reg
+	}
+	return Config{Store: e.store, Keyring: keys, Instance: instance, Now: now, Poll: 50 * time.Millisecond, LeaseTTL: e.leaseTTL(),
+		Rate: 100, BackoffMin: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond, DataDir: e.t.TempDir(),
+		PolicyOptions: policydoc.Options{BaseDir: e.dir}, SandboxEndpoint: e.emu.APIURL, Registerer: reg,
+		SettlePoll: 10 * time.Millisecond, MaxAttempts: 2}
+}
+
+func (e *env) leaseTTL() time.Duration { return 5 * time.Second }
 
 // ruleGroup makes a rule group associated with the emulator's VPC.
 func (e *env) ruleGroup(name string) string {
@@ -233,7 +245,7 @@ func runs(e *env, d store.Device) []store.SyncRun {
 func describeRuns(rs []store.SyncRun) string {
 	s := ""
 	for _, r := range rs {
-		s += fmt.Sprintf("\n  %s %s %q", r.Trigger, r.Result, r.Error)
+		s += fmt.Sprintf("\n  %s: %s %s %q calls %v", r.Instance, r.Trigger, r.Result, r.Error, r.Calls)
 	}
 	return s
 }

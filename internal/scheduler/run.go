@@ -60,9 +60,9 @@ type outcome struct {
 func (s *Scheduler) runSync(ctx context.Context, g *group, d store.Device, st store.Status, pol store.Policy, trigger string) {
 	log := s.log.With("device", d.Nickname, "org", d.OrgID, "trigger", trigger)
 	start := s.cfg.Now()
-	st.State = store.StateSyncing
-	st.SyncRequested = false
-	if err := s.cfg.Store.PutStatus(ctx, st); err != nil {
+	syncing := st
+	syncing.State, syncing.SyncRequested = store.StateSyncing, false
+	if err := s.cfg.Store.PutStatus(ctx, syncing); err != nil {
 		if ctx.Err() == nil {
 			log.Warn("storing the syncing state failed; not syncing now", "err", err)
 		}

@@ -70,6 +70,14 @@ func TestDeviceReachesTheFirewall(t *testing.T) {
 	e.waitResolve("new.example", "NXDOMAIN")
 	e.waitStatus(d, "policy edited", func(st store.Status) bool { return inSync(st) && st.SyncedPolicyVersion == 2 && st.PlanDomains == 6 })
 
+	// An edit that compiles to the same plan is not sent again.
+	e.updatePolicy("p", strings.Replace(policyDoc, `["blocked.example"]`, `["new.example", "blocked.example", "new.example"]`, 1))
+	e.sched.Wake()
+	e.waitStatus(d, "same plan", func(st store.Status) bool { return inSync(st) && st.SyncedPolicyVersion == 3 })
+	if r := runs(e, d)[0]; r.Trigger != TriggerPolicy || r.Result != store.ResultUnchanged || len(r.Calls) != 0 {
+		t.Errorf("a plan already deployed was sent again:%s", describeRuns(runs(e, d)))
+	}
+
 	// A changed source reaches it too, through the feed watcher.
 	e.writeFile("zone.rpz", zone+"feed.example CNAME .\n")
 	e.waitResolve("feed.example", "NXDOMAIN")
