@@ -13,11 +13,14 @@ import (
 func runExplain(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("explain", "[flags] NAME ZONE...")
 	var pf policyFlags
+	var prio priorityFlags
 	pf.register(fs)
+	prio.register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
+	prio.parsed(fs)
 	quietUnlessAsked()
 	if len(pos) < 1 {
 		return fmt.Errorf("%w: give the query NAME to explain, then the zones", errUsage)
@@ -44,6 +47,9 @@ func runExplain(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	p, err := b.Compile(s)
 	if err != nil {
+		return err
+	}
+	if _, err := prio.number(p); err != nil {
 		return err
 	}
 	return compile.Explain(ref, p, name).Write(stdout, p.Sources)

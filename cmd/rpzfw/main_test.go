@@ -57,7 +57,7 @@ func TestPlanJSONShape(t *testing.T) {
 	if len(raw) != 4 {
 		t.Errorf("want exactly 4 members, got %d: %s", len(raw), out)
 	}
-	if !strings.HasPrefix(out, `{"Rules":[{"Name":"rpzfw-1-allow","Priority":100,"Action":"ALLOW","BlockResponse":null,"BlockOverrideDomain":null,"BlockOverrideDnsType":null,"BlockOverrideTtl":null,"Domains":["*.ok.evil.example"]}`) {
+	if !strings.HasPrefix(out, `{"Rules":[{"Name":"rpzfw-1-allow","Priority":2599,"Action":"ALLOW","BlockResponse":null,"BlockOverrideDomain":null,"BlockOverrideDnsType":null,"BlockOverrideTtl":null,"Domains":["*.ok.evil.example"]}`) {
 		t.Errorf("unexpected first rule: %s", out)
 	}
 	for _, want := range []string{

@@ -13,12 +13,15 @@ import (
 func runPlan(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("plan", "[flags] ZONE...\n\nZONE is FILE (origin from its $ORIGIN) or ORIGIN=FILE; the first zone wins.")
 	var pf policyFlags
+	var prio priorityFlags
 	pf.register(fs)
+	prio.register(fs)
 	format := fs.String("format", "text", "output `format`: text (a summary for people), json (the full plan), or entries (one line per domain: rule, domain, source, line)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
+	prio.parsed(fs)
 	quietUnlessAsked()
 	if *format != "text" && *format != "json" && *format != "entries" {
 		return fmt.Errorf("%w: --format must be text, json or entries, not %q", errUsage, *format)
@@ -39,6 +42,10 @@ func runPlan(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	note, err := prio.number(p)
+	if err != nil {
+		return err
+	}
 	if p.BlockAll != nil {
 		slog.Warn(p.BlockAll.String() + "; sync refuses it without --allow-block-all")
 	}
@@ -48,5 +55,9 @@ func runPlan(ctx context.Context, args []string, stdout io.Writer) error {
 	case "entries":
 		return p.WriteEntries(stdout)
 	}
-	return p.WriteSummary(stdout)
+	if err := p.WriteSummary(stdout); err != nil {
+		return err
+	}
+	_, err = fmt.Fprint(stdout, "\n"+note)
+	return err
 }

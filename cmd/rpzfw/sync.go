@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -127,6 +128,10 @@ func syncPolicy(ctx context.Context, args []string, stdout io.Writer, sf *syncFl
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
+	}
+	var prio priorityFlags
+	if prio.parsed(fs); prio.explicit {
+		slog.Warn("--first-priority and --priority-step only number the output of plan and explain; sync numbers rules within --priority-band")
 	}
 	settings, pol, err := pf.resolve(pos)
 	if err != nil {

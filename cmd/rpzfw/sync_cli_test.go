@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	r53r "github.com/aws/aws-sdk-go-v2/service/route53resolver"
+	"github.com/aws/aws-sdk-go-v2/service/route53resolver/types"
 
 	"github.com/rpzfw/rpzfw/internal/awsclient"
 	"github.com/rpzfw/rpzfw/internal/emulator"
@@ -18,6 +20,12 @@ import (
 // startSyncTarget starts an emulator with a rule group and returns the
 // flags that sync into it.
 func startSyncTarget(t *testing.T, q emulator.Quotas) (func() int, []string) {
+	t.Helper()
+	rules, flags := startSyncTargetRules(t, q)
+	return func() int { return len(rules()) }, flags
+}
+
+func startSyncTargetRules(t *testing.T, q emulator.Quotas) (func() []types.FirewallRule, []string) {
 	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
@@ -38,12 +46,12 @@ func startSyncTarget(t *testing.T, q emulator.Quotas) (func() int, []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules := func() int {
+	rules := func() []types.FirewallRule {
 		out, err := api.ListFirewallRules(ctx, &r53r.ListFirewallRulesInput{FirewallRuleGroupId: g.FirewallRuleGroup.Id})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return len(out.FirewallRules)
+		return out.FirewallRules
 	}
 	return rules, []string{"--endpoint-url", emu.APIURL, "--region", "us-east-1", "--rule-group-id", *g.FirewallRuleGroup.Id,
 		"--state-dir", t.TempDir(), "--quota", "100000", "--rate", "1000"}
@@ -184,5 +192,54 @@ func TestSyncJSON(t *testing.T) {
 	again := run("--dry-run")
 	if string(again["changes"]) != "false" || !strings.Contains(string(again["rules"]), `"change":"none"`) {
 		t.Errorf("a sync that changes nothing: %v", again)
+	}
+}
+
+// plan shows the priorities sync deploys, in the default band and in
+// another one; --first-priority numbers the plan as asked, and says sync
+// does not use it.
+func TestPlanShowsWhatSyncDeploys(t *testing.T) {
+	zone := writeFile(t, "z.rpz", testZone)
+	for _, band := range [][]string{nil, {"--priority-band", "20000-20100"}} {
+		out, stderr, code := runCLI(t, append([]string{"plan", "--format", "json", zone}, band...)...)
+		if code != 0 {
+			t.Fatalf("plan: exit %d: %s", code, stderr)
+		}
+		var plan struct {
+			Rules []struct {
+				Name     string
+				Priority int
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &plan); err != nil {
+			t.Fatal(err)
+		}
+		rules, flags := startSyncTargetRules(t, emulator.Quotas{})
+		if _, stderr, code := runCLI(t, append(append([]string{"sync", zone}, flags...), band...)...); code != 0 {
+			t.Fatalf("sync: exit %d: %s", code, stderr)
+		}
+		deployed := map[string]int32{}
+		for _, r := range rules() {
+			deployed[*r.Name] = *r.Priority
+		}
+		if len(deployed) != len(plan.Rules) || len(plan.Rules) == 0 {
+			t.Fatalf("plan %v, deployed %v", plan.Rules, deployed)
+		}
+		for _, r := range plan.Rules {
+			if int(deployed[r.Name]) != r.Priority {
+				t.Errorf("band %v: plan shows %s at %d, sync deployed it at %d", band, r.Name, r.Priority, deployed[r.Name])
+			}
+		}
+		text, _, _ := runCLI(t, append([]string{"plan", zone}, band...)...)
+		if want := regexp.MustCompile(fmt.Sprintf(`(?m)^  %d +%s `, plan.Rules[0].Priority, plan.Rules[0].Name)); !want.MatchString(text) || !strings.Contains(text, "Priorities: as rpzfw sync first deploys these rules") {
+			t.Errorf("text plan lacks %s and the note:\n%s", want, text)
+		}
+	}
+	out, _, code := runCLI(t, "plan", "--first-priority", "10", "--priority-step", "5", zone)
+	if code != 0 || !regexp.MustCompile(`(?m)^  10 +rpzfw-1-allow `).MatchString(out) || !regexp.MustCompile(`(?m)^  15 +rpzfw-2-`).MatchString(out) || !strings.Contains(out, "rpzfw sync does not use them") {
+		t.Errorf("explicit numbering:\n%s", out)
+	}
+	if _, stderr, code := runCLI(t, "plan", "--priority-band", "10-12", zone); code != 1 || !strings.Contains(stderr, "4 rules do not fit the priority band 10-12") {
+		t.Errorf("a band too narrow: exit %d, %s", code, stderr)
 	}
 }

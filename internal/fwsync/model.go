@@ -123,13 +123,11 @@ func DesiredFromPlan(rules []dnsfw.Rule, maxList int) []DesiredRule {
 	var out []DesiredRule
 	for _, r := range rules {
 		spec := SpecOf(r)
-		if len(r.Domains) <= maxList {
+		k := partCount(len(r.Domains), maxList)
+		if k == 1 {
 			out = append(out, DesiredRule{Spec: spec, Domains: r.Domains})
 			continue
 		}
-		// A quarter of headroom keeps the number of parts stable as a
-		// feed grows a little.
-		k := (len(r.Domains)*5/4 + maxList - 1) / maxList
 		parts := make([][]string, k)
 		for _, d := range r.Domains {
 			h := fnv.New32a()
@@ -144,4 +142,37 @@ func DesiredFromPlan(rules []dnsfw.Rule, maxList int) []DesiredRule {
 		}
 	}
 	return out
+}
+
+// partCount is how many rules a plan rule of n domains is deployed as. A
+// quarter of headroom keeps the number of parts stable as a feed grows a
+// little.
+func partCount(n, maxList int) int {
+	if n <= maxList {
+		return 1
+	}
+	return (n*5/4 + maxList - 1) / maxList
+}
+
+// FirstSyncPriorities returns the priorities a sync gives the rules of a
+// compiled plan in a rule group that holds none of rpzfw's rules yet: for
+// each plan rule, those of the rules it is deployed as (more than one when
+// its domains need several lists). It runs the sync's own planner, so the
+// numbers are the ones a first sync sends, and it fails as that sync would
+// when the band cannot hold the rules. Later syncs keep deployed rules
+// where they are and place new ones between them.
+func FirstSyncPriorities(rules []dnsfw.Rule, band Band) ([][]int, error) {
+	p, err := MakePlan(Observed{}, DesiredFromPlan(rules, MaxListSize), Options{Band: band})
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]int, len(rules))
+	next := 0
+	for i, r := range rules {
+		for range partCount(len(r.Domains), MaxListSize) {
+			out[i] = append(out[i], p.Rules[next].Priority)
+			next++
+		}
+	}
+	return out, nil
 }

@@ -399,3 +399,37 @@ func TestSplitLargeRules(t *testing.T) {
 		t.Errorf("one new name changed %d parts", changed)
 	}
 }
+
+// FirstSyncPriorities are the priorities a first sync creates the rules
+// with, a plan rule split into several lists getting one per part.
+func TestFirstSyncPriorities(t *testing.T) {
+	nx, big := "NXDOMAIN", make([]string, MaxListSize+50000)
+	for i := range big {
+		big[i] = fmt.Sprintf("d%07d.example", i)
+	}
+	rules := []dnsfw.Rule{
+		{Name: "r-1-allow", Action: "ALLOW", Domains: []string{"ok.example"}},
+		{Name: "r-2-nxdomain", Action: "BLOCK", BlockResponse: &nx, Domains: big},
+		{Name: "r-3-alert", Action: "ALERT", Domains: []string{"look.example"}},
+	}
+	got, err := FirstSyncPriorities(rules, DefaultBand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := MakePlan(Observed{}, DesiredFromPlan(rules, MaxListSize), Options{Band: DefaultBand})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created []int
+	for _, s := range p.Steps {
+		if s.Kind == StepCreateRule {
+			created = append(created, s.Priority)
+		}
+	}
+	if fmt.Sprint(got) != "[[2599] [4199 5799] [7399]]" || fmt.Sprint(slices.Concat(got...)) != fmt.Sprint(created) {
+		t.Errorf("priorities %v; a first sync creates rules at %v", got, created)
+	}
+	if _, err := FirstSyncPriorities(rules, Band{Lo: 10, Hi: 12}); err == nil || !strings.Contains(err.Error(), "4 rules do not fit the priority band 10-12") {
+		t.Errorf("a band too narrow: %v", err)
+	}
+}
