@@ -231,7 +231,8 @@ func TestPlanShowsWhatSyncDeploys(t *testing.T) {
 			}
 		}
 		text, _, _ := runCLI(t, append([]string{"plan", zone}, band...)...)
-		if want := regexp.MustCompile(fmt.Sprintf(`(?m)^  %d +%s `, plan.Rules[0].Priority, plan.Rules[0].Name)); !want.MatchString(text) || !strings.Contains(text, "Priorities: as rpzfw sync first deploys these rules") {
+		if want := regexp.MustCompile(fmt.Sprintf(`(?m)^  %d +%s `, plan.Rules[0].Priority, plan.Rules[0].Name)); !want.MatchString(text) || !strings.Contains(text, "Priorities: as rpzfw sync first deploys these rules") ||
+			!strings.Contains(text, "4 rules (any layout needs at least 4: a lower bound, not always reachable)") {
 			t.Errorf("text plan lacks %s and the note:\n%s", want, text)
 		}
 	}

@@ -19,7 +19,7 @@ func (p *Plan) WriteSummary(w io.Writer) error {
 		mode = "monitor-only"
 	}
 	fmt.Fprintf(&b, "Policy: %d sources, in precedence order: %s\n", len(p.Sources), strings.Join(p.Sources, ", "))
-	fmt.Fprintf(&b, "Plan (%s): %d rules (fewest possible: %d), %s domains of at most %s\n\n",
+	fmt.Fprintf(&b, "Plan (%s): %d rules (any layout needs at least %d: a lower bound, not always reachable), %s domains of at most %s\n\n",
 		mode, len(p.Rules), p.RulesLowerBound, thousands(p.DomainCount), thousands(p.Settings.MaxDomains))
 	tw := tabwriter.NewWriter(&b, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "  PRIORITY\tNAME\tACTION\tDOMAINS\tFIRST DOMAINS")
