@@ -65,10 +65,18 @@ func (t *tree) layer() layering {
 	}
 
 	type ref = int32 // node*2 + 1 for the wildcard entry
+	// A bucket is first made for all the entries of its outcome, so that
+	// a million entries are not appended into ever larger slices.
+	sizes := t.entriesByOutcome()
 	buckets := map[Outcome][]ref{}
 	best := map[Outcome]int32{}
 	add := func(r ref, color Outcome, rank int32) {
-		buckets[color] = append(buckets[color], r)
+		b, ok := buckets[color]
+		if !ok {
+			b = make([]ref, 0, sizes[color])
+			delete(sizes, color) // a bucket made again later is small
+		}
+		buckets[color] = append(b, r)
 		best[color] = max(best[color], rank)
 	}
 	for n := range t.nodes {
@@ -129,4 +137,18 @@ func countWaiting(t *tree, pending []int32, buckets map[Outcome][]int32) int {
 		}
 	}
 	return len(extra)
+}
+
+// entriesByOutcome counts the entries of each outcome.
+func (t *tree) entriesByOutcome() map[Outcome]int {
+	sizes := map[Outcome]int{}
+	for n := range t.nodes {
+		if c := t.nodes[n].exact; c != noEntry {
+			sizes[c]++
+		}
+		if c := t.nodes[n].wild; c != noEntry {
+			sizes[c]++
+		}
+	}
+	return sizes
 }

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
-	"strings"
 
 	"github.com/rpzfw/rpzfw/internal/dnsfw"
 )
@@ -142,7 +140,7 @@ func (b *Builder) Compile(s Settings) (*Plan, error) {
 	if err := b.prepare(); err != nil {
 		return nil, err
 	}
-	t := buildTree(b.trigs)
+	t := buildTree(b.trigs, b.names)
 	t.evaluate(b.sources)
 	tr, err := t.truncate(s.MaxDomains, b.sources)
 	if err != nil {
@@ -175,41 +173,7 @@ func (b *Builder) Compile(s Settings) (*Plan, error) {
 			p.RemovedBySource[src.Name][reason] = n
 		}
 	}
-	type item struct {
-		domain string
-		origin Origin
-	}
-	items := make([][]item, len(lay.colors))
-	origin := func(prov int32) Origin {
-		if prov < 0 {
-			return Origin{Source: -1}
-		}
-		tr := t.trigs[prov]
-		return Origin{Source: int(tr.src), Line: int(tr.line)}
-	}
-	for n := range t.nodes {
-		nd := &t.nodes[n]
-		if l := lay.exactLayer[n]; l >= 0 {
-			items[l] = append(items[l], item{t.entry(int32(n), false), origin(nd.exactProv)})
-		}
-		if l := lay.wildLayer[n]; l >= 0 {
-			items[l] = append(items[l], item{t.entry(int32(n), true), origin(nd.wildProv)})
-		}
-	}
-	for i, color := range lay.colors {
-		slices.SortFunc(items[i], func(a, b item) int { return strings.Compare(a.domain, b.domain) })
-		r := b.outcomes.rule(color, s.MonitorOnly)
-		r.Name = fmt.Sprintf("%s-%d-%s", s.Prefix, i+1, ruleSuffix(color))
-		r.Priority = s.FirstPriority + i*s.PriorityStep
-		r.Domains = make([]string, len(items[i]))
-		origins := make([]Origin, len(items[i]))
-		for j, it := range items[i] {
-			r.Domains[j], origins[j] = it.domain, it.origin
-		}
-		p.Rules = append(p.Rules, r)
-		p.Origins = append(p.Origins, origins)
-		p.DomainCount += len(r.Domains)
-	}
+	t.fillRules(p, lay, &b.outcomes)
 	p.BlockAll = p.findBlockAll()
 	return p, nil
 }

@@ -6,33 +6,34 @@ package compile
 // descendants first walk it backwards.
 type node struct {
 	parent int32
-	// The node's name is trigs[nameRef].name[nameOff:]: every node is a
+	// The node's name is names.at(nameOff, nameLen): every node is a
 	// suffix of some trigger name, so names are not stored twice.
-	nameRef, nameOff int32
-	// trigs[first:end] are the records at this node.
-	first, end int32
-	depth      uint16
-	// mask has bit k set when source k has a record at or below this node:
-	// for zones, the node exists there (possibly as an empty non-terminal).
-	mask uint64
+	nameOff uint32
+	// trigs[first:first+count] are the records at this node.
+	first int32
 	// The longest-match entries: the outcome of "name" and of "*.name", or
 	// noEntry. prov is the deciding record (index in trigs), -1 for none.
-	exact, wild         Outcome
 	exactProv, wildProv int32
+	// mask has bit k set when source k has a record at or below this node:
+	// for zones, the node exists there (possibly as an empty non-terminal).
+	mask                  uint64
+	exact, wild           Outcome
+	nameLen, count, depth uint8 // a name of 255 bytes has at most 128 labels
 }
 
 type tree struct {
 	trigs []trig
+	names names
 	nodes []node
 }
 
 func (t *tree) name(n int32) string {
 	nd := &t.nodes[n]
-	if nd.nameRef < 0 {
-		return ""
-	}
-	return t.trigs[nd.nameRef].name[nd.nameOff:]
+	return t.names.at(nd.nameOff, nd.nameLen)
 }
+
+// end is the end of n's records in trigs.
+func (nd *node) end() int32 { return nd.first + int32(nd.count) }
 
 func isAncestorOrSelf(anc, name string) bool {
 	if anc == "" || anc == name {
@@ -43,49 +44,24 @@ func isAncestorOrSelf(anc, name string) bool {
 
 // buildTree makes the node slice from sorted, prepared records, adding the
 // empty non-terminals between a record and its closest ancestor record.
-func buildTree(trigs []trig) *tree {
-	t := &tree{trigs: trigs, nodes: make([]node, 1, len(trigs)+len(trigs)/4+1)}
-	t.nodes[0] = node{parent: -1, nameRef: -1}
-	stack := []int32{0}
-	for i := 0; i < len(trigs); {
-		j := i + 1
-		for j < len(trigs) && trigs[j].name == trigs[i].name {
-			j++
-		}
-		name := trigs[i].name
-		for !isAncestorOrSelf(t.name(stack[len(stack)-1]), name) {
-			stack = stack[:len(stack)-1]
-		}
-		top := stack[len(stack)-1]
-		if top == 0 && name == "" {
-			t.nodes[0].first, t.nodes[0].end = int32(i), int32(j)
-			i = j
-			continue
-		}
-		topName := t.name(top)
-		limit := len(name)
-		if topName != "" {
-			limit = len(name) - len(topName) - 1
-		}
-		push := func(off int, first, end int) {
-			parent := stack[len(stack)-1]
-			t.nodes = append(t.nodes, node{
-				parent: parent, nameRef: int32(i), nameOff: int32(off),
-				first: int32(first), end: int32(end), depth: t.nodes[parent].depth + 1,
-			})
-			stack = append(stack, int32(len(t.nodes)-1))
-		}
-		for k := limit - 1; k > 0; k-- {
-			if name[k] == '.' {
-				push(k+1, 0, 0) // an empty non-terminal
-			}
-		}
-		push(0, i, j)
-		i = j
-	}
+// A first pass counts the nodes, so the slice is made to size.
+func buildTree(trigs []trig, names names) *tree {
+	t := &tree{trigs: trigs, names: names}
+	count := 1
+	t.walk(func(int32, int, int, int) int32 { count++; return int32(count - 1) })
+	t.nodes = make([]node, 1, count)
+	t.nodes[0] = node{parent: -1}
+	t.walk(func(parent int32, first, off, end int) int32 {
+		tr := trigs[first]
+		t.nodes = append(t.nodes, node{
+			parent: parent, nameOff: tr.off + uint32(off), nameLen: tr.nlen - uint8(off),
+			first: int32(first), count: uint8(end - first), depth: t.nodes[parent].depth + 1,
+		})
+		return int32(len(t.nodes) - 1)
+	})
 	for n := range t.nodes {
 		nd := &t.nodes[n]
-		for _, tr := range trigs[nd.first:nd.end] {
+		for _, tr := range trigs[nd.first:nd.end()] {
 			nd.mask |= 1 << tr.src
 		}
 	}
@@ -93,6 +69,50 @@ func buildTree(trigs []trig) *tree {
 		t.nodes[t.nodes[n].parent].mask |= t.nodes[n].mask
 	}
 	return t
+}
+
+// walk calls push for every node but the root in pre-order: its parent,
+// the run of records that holds its name, the offset of its name in their
+// name, and the end of the records at the node (first for an empty
+// non-terminal). push returns the node's index. When the slice is not
+// built yet (the counting pass), names come from the records alone.
+func (t *tree) walk(push func(parent int32, first, off, end int) int32) {
+	type frame struct {
+		n    int32
+		name string
+	}
+	stack := []frame{{0, ""}}
+	for i := 0; i < len(t.trigs); {
+		name := t.trigs[i].name(t.names)
+		j := i + 1
+		for j < len(t.trigs) && t.trigs[j].name(t.names) == name {
+			j++
+		}
+		for !isAncestorOrSelf(stack[len(stack)-1].name, name) {
+			stack = stack[:len(stack)-1]
+		}
+		top := stack[len(stack)-1]
+		if top.n == 0 && name == "" {
+			if len(t.nodes) > 0 {
+				t.nodes[0].first, t.nodes[0].count = int32(i), uint8(j-i)
+			}
+			i = j
+			continue
+		}
+		limit := len(name)
+		if top.name != "" {
+			limit = len(name) - len(top.name) - 1
+		}
+		for k := limit - 1; k > 0; k-- {
+			if name[k] == '.' {
+				n := push(stack[len(stack)-1].n, i, k+1, i) // an empty non-terminal
+				stack = append(stack, frame{n, name[k+1:]})
+			}
+		}
+		n := push(stack[len(stack)-1].n, i, 0, j)
+		stack = append(stack, frame{n, name})
+		i = j
+	}
 }
 
 // evaluate computes, for every node, the policy outcome of the name itself
@@ -120,7 +140,7 @@ func (t *tree) evaluate(sources []Source) {
 		nd := &t.nodes[n]
 		d := int(nd.depth) + 1 // slot 0 is the parent of the root
 		up, here := cw[(d-1)*k:d*k], cw[d*k:(d+1)*k]
-		own := t.trigs[nd.first:nd.end]
+		own := t.trigs[nd.first:nd.end()]
 		ownRec := func(s int, wild bool) int32 {
 			for i, tr := range own {
 				if int(tr.src) == s && tr.wild == wild {

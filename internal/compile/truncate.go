@@ -1,9 +1,8 @@
 package compile
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
+	"math"
 )
 
 // truncation reports what truncate removed.
@@ -27,43 +26,15 @@ func (t *tree) truncate(maxEntries int, sources []Source) (truncation, error) {
 	if total <= maxEntries {
 		return res, nil
 	}
-	type cand struct {
-		node int32
-		wild bool
-		src  uint8
-		line uint32
-	}
-	var cands []cand
-	for n := range t.nodes {
-		nd := &t.nodes[n]
-		if nd.exact != noEntry && nd.exact.blocks() {
-			tr := t.trigs[nd.exactProv]
-			cands = append(cands, cand{int32(n), false, tr.src, tr.line})
-		}
-		if nd.wild != noEntry && nd.wild.blocks() {
-			tr := t.trigs[nd.wildProv]
-			cands = append(cands, cand{int32(n), true, tr.src, tr.line})
-		}
-	}
-	slices.SortFunc(cands, func(a, b cand) int {
-		if c := cmp.Compare(b.src, a.src); c != 0 {
-			return c
-		}
-		if a.wild != b.wild {
-			if a.wild {
-				return 1
-			}
-			return -1
-		}
-		return cmp.Compare(b.line, a.line)
-	})
-	for _, c := range cands {
+	cands, keys := t.dropOrder()
+	for i, c := range cands {
 		if total <= maxEntries {
 			return res, nil
 		}
-		nd := &t.nodes[c.node]
+		wild := c&1 == 1
+		nd := &t.nodes[c/2]
 		slot, prov := &nd.exact, &nd.exactProv
-		if c.wild {
+		if wild {
 			slot, prov = &nd.wild, &nd.wildProv
 		}
 		if *slot == noEntry {
@@ -71,12 +42,12 @@ func (t *tree) truncate(maxEntries int, sources []Source) (truncation, error) {
 		}
 		*slot, *prov = noEntry, -1
 		res.dropped++
-		res.bySource[sources[c.src].Name]++
+		res.bySource[sources[dropSource(keys[i])].Name]++
 		total--
-		if c.wild {
+		if wild {
 			// Only a wildcard passes outcomes down; without it, entries
 			// below that undid it may repeat what they now inherit.
-			freed := t.pruneBelow(c.node)
+			freed := t.pruneBelow(c / 2)
 			res.freed += freed
 			total -= freed
 		}
@@ -86,3 +57,41 @@ func (t *tree) truncate(maxEntries int, sources []Source) (truncation, error) {
 	}
 	return res, nil
 }
+
+// dropOrder returns the block entries (node*2, +1 for the wildcard entry)
+// in the order truncate drops them: last source first, exact names before
+// wildcards, later lines first, and in tree order when all that is equal.
+// keys[i] is cands[i]'s sort key, which dropSource reads.
+func (t *tree) dropOrder() (cands []int32, keys []uint64) {
+	n := 0
+	for i := range t.nodes {
+		nd := &t.nodes[i]
+		if nd.exact != noEntry && nd.exact.blocks() {
+			n++
+		}
+		if nd.wild != noEntry && nd.wild.blocks() {
+			n++
+		}
+	}
+	cands, keys = make([]int32, 0, n), make([]uint64, 0, n)
+	key := func(prov int32, wild uint64) uint64 {
+		tr := t.trigs[prov]
+		return uint64(MaxSources-1-int(tr.src))<<33 | wild<<32 | uint64(math.MaxUint32-tr.line)
+	}
+	for i := range t.nodes {
+		nd := &t.nodes[i]
+		if nd.exact != noEntry && nd.exact.blocks() {
+			cands, keys = append(cands, int32(i)*2), append(keys, key(nd.exactProv, 0))
+		}
+		if nd.wild != noEntry && nd.wild.blocks() {
+			cands, keys = append(cands, int32(i)*2+1), append(keys, key(nd.wildProv, 1))
+		}
+	}
+	if len(cands) > 0 {
+		radixPairs(keys, cands, make([]uint64, len(keys)), make([]int32, len(cands)))
+	}
+	return cands, keys
+}
+
+// dropSource is the source of a dropOrder key.
+func dropSource(key uint64) int { return MaxSources - 1 - int(key>>33) }
