@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -51,7 +50,7 @@ func runPlan(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	switch *format {
 	case "json":
-		return json.NewEncoder(stdout).Encode(p)
+		return p.WriteJSON(stdout)
 	case "entries":
 		return p.WriteEntries(stdout)
 	}
