@@ -5,7 +5,11 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,11 +23,14 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rpzfw/rpzfw/internal/api"
 	"github.com/rpzfw/rpzfw/internal/compile"
+	"github.com/rpzfw/rpzfw/internal/device"
 	"github.com/rpzfw/rpzfw/internal/emulator"
 	"github.com/rpzfw/rpzfw/internal/fwsync"
 	"github.com/rpzfw/rpzfw/internal/policy"
 	"github.com/rpzfw/rpzfw/internal/querylog"
+	"github.com/rpzfw/rpzfw/internal/secret"
 	"github.com/rpzfw/rpzfw/internal/store"
 	"github.com/rpzfw/rpzfw/internal/store/sqlstore"
 )
@@ -289,4 +296,54 @@ func (env *logEnv) listObjects(t *testing.T) map[string]string {
 		objs[aws.ToString(o.Key)] = strings.Trim(aws.ToString(o.ETag), `"`)
 	}
 	return objs
+}
+
+// nopActions is an api.Actions for a store without a scheduler.
+type nopActions struct{}
+
+func (nopActions) Changed()                                    {}
+func (nopActions) SyncNow(context.Context, store.Device) error { return nil }
+func (nopActions) Preflight(context.Context, store.Device) (*device.PreflightReport, error) {
+	return nil, errors.New("no preflight here")
+}
+func (nopActions) RemoveDevice(context.Context, store.Device, bool) error { return nil }
+
+// reportsAPI serves the JSON API on the log test's store; it returns a
+// function that GETs a path with a viewer token into v.
+func (env *logEnv) reportsAPI(t *testing.T) func(path string, v any) {
+	t.Helper()
+	keys, err := secret.New(bytes.Repeat([]byte{1}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.New(api.Config{Store: env.st, Keyring: keys, Actions: nopActions{}, Log: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	plain, hash, err := api.NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.st.CreateToken(context.Background(), store.Token{OrgID: env.dev.OrgID, Name: "reader", Role: store.RoleViewer, Hash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	return func(path string, v any) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", hs.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+plain)
+		res, err := hs.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if res.StatusCode != 200 {
+			b, _ := io.ReadAll(res.Body)
+			t.Fatalf("GET %s: %d %s", path, res.StatusCode, b)
+		}
+		if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+	}
 }

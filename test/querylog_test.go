@@ -78,6 +78,7 @@ func TestQueryLogsEndToEnd(t *testing.T) {
 	if st, _ := env.st.GetStatus(context.Background(), env.dev.ID); st.LastLogRetrieved.IsZero() {
 		t.Error("the device's last_log_retrieved is not set")
 	}
+	env.checkReports(t)
 
 	outer := t
 	t.Run("redelivery", func(t *testing.T) { env.redelivery(t) })
@@ -186,5 +187,45 @@ func (env *logEnv) poison(t *testing.T) {
 	})
 	if n := len(env.hitsByName(t)["poison.bad.example."]); n != 1 {
 		t.Errorf("%d hits of the fixed object, want 1", n)
+	}
+}
+
+// checkReports reads the first object's hits back through the reports
+// API: device, feed and line of each, and the totals.
+func (env *logEnv) checkReports(t *testing.T) {
+	get := env.reportsAPI(t)
+	var hits struct {
+		Hits []struct {
+			Device, QueryName, Kind, Feed, Entry string
+			Line                                 int
+		} `json:"hits"`
+		Note string `json:"note"`
+	}
+	get("/api/v1/reports/hits?device=fw&from=-1h", &hits)
+	if len(hits.Hits) != 4 || !strings.Contains(hits.Note, "cache") {
+		t.Fatalf("hits through the API: %+v", hits)
+	}
+	for _, h := range hits.Hits {
+		if h.Device != "fw" || h.Feed == "" {
+			t.Errorf("hit through the API: %+v", h)
+		}
+		if h.QueryName == "x.bad.example." && (h.Feed != "threats" || h.Line != 5 || h.Entry != "*.bad.example" || h.Kind != "block") {
+			t.Errorf("the feed's hit through the API: %+v", h)
+		}
+	}
+	var top struct {
+		Rows []struct {
+			Value          string
+			Blocked, Total int64
+		} `json:"rows"`
+	}
+	get("/api/v1/reports/top?by=feed&device=fw&from=-1h", &top)
+	if len(top.Rows) != 3 || top.Rows[0].Value != "threats" || top.Rows[0].Total != 2 {
+		t.Errorf("top feeds through the API: %+v", top)
+	}
+	var sum struct{ Resolutions, Blocked, Alerted int64 }
+	get("/api/v1/reports/summary?device=fw&from=-1h", &sum)
+	if sum.Resolutions != 6 || sum.Blocked != 2 || sum.Alerted != 2 {
+		t.Errorf("summary through the API: %+v", sum)
 	}
 }

@@ -63,6 +63,26 @@ func operations() map[string]operation {
 			params: []param{{"query", "limit", "integer", "How many (1-1000, default 50)."}}, status: 200, response: syncList{}, errors: []int{400, 404}},
 		"GET /api/v1/devices/{nickname}/plan": {summary: "The summary of the plan the device compiled last: rules, removed entries by reason, truncation. 404 not_compiled before its first compile.",
 			status: 200, response: schemaRef("Plan"), errors: dev},
+		"GET /api/v1/devices/{nickname}/logs": {summary: "The device's log health: its queue's state (an access denied names the missing permission), last log retrieved, newest line, objects and lines per minute, bad lines, quarantined messages.",
+			status: 200, response: logHealth{}, errors: dev},
+
+		"GET /api/v1/reports/summary": {summary: "Resolutions, blocked, alerted, % blocked and distinct clients over a range (to the minute). Cached queries are not logged: counts are a lower bound.",
+			params: reportParams(), status: 200, response: reportSummary{}, errors: []int{400}},
+		"GET /api/v1/reports/timeline": {summary: "Blocked, alerted and passed resolutions in buckets chosen for the range (a minute up to 3 hours ... a day).",
+			params: reportParams(), status: 200, response: reportTimeline{}, errors: []int{400}},
+		"GET /api/v1/reports/top": {summary: "The domains, clients, feeds or rules with the most hits (blocked and alerted). format=csv answers text/csv.",
+			params: append(reportParams(), param{"query", "by", "string", "domain (default), client, feed or rule."},
+				param{"query", "limit", "integer", "How many (1-1000, default 10)."}, param{"query", "format", "string", "json (default) or csv."}),
+			status: 200, response: reportTop{}, errors: []int{400}},
+		"GET /api/v1/reports/hits": {summary: "BLOCK and ALERT hits, newest first, with the feed and line that caused each. format=csv answers text/csv.",
+			params: append(reportParams(), param{"query", "name", "string", "A query name, or *.example.com for every name under it."},
+				param{"query", "client", "string", "A client address."}, param{"query", "limit", "integer", "How many (1-1000, default 100)."},
+				param{"query", "before", "string", "The next of the previous page."}, param{"query", "format", "string", "json (default) or csv."}),
+			status: 200, response: reportHits{}, errors: []int{400}},
+		"GET /api/v1/logs/quarantine": {summary: "Log messages that kept failing, with the reason, newest first.",
+			params: []param{{"query", "queue", "string", "Only those of this SQS queue URL."}}, status: 200, response: quarantineList{}},
+		"POST /api/v1/logs/quarantine/retry":      {summary: "Retry every quarantined message of the organization.", status: 202, response: retryResult{}},
+		"POST /api/v1/logs/quarantine/{id}/retry": {summary: "Retry one quarantined message.", status: 202, response: retryResult{}, errors: dev},
 	}
 }
 

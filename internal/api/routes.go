@@ -51,6 +51,15 @@ func (s *Server) routes() []route {
 		{"POST /api/v1/devices/{nickname}/preflight", write, s.preflightDevice},
 		{"GET /api/v1/devices/{nickname}/syncs", read, s.listSyncs},
 		{"GET /api/v1/devices/{nickname}/plan", read, s.getPlan},
+		{"GET /api/v1/devices/{nickname}/logs", read, s.getLogHealth},
+
+		{"GET /api/v1/reports/summary", read, s.getSummary},
+		{"GET /api/v1/reports/timeline", read, s.getTimeline},
+		{"GET /api/v1/reports/top", read, s.getTop},
+		{"GET /api/v1/reports/hits", read, s.getHits},
+		{"GET /api/v1/logs/quarantine", read, s.listQuarantine},
+		{"POST /api/v1/logs/quarantine/retry", write, s.retryQuarantined},
+		{"POST /api/v1/logs/quarantine/{id}/retry", write, s.retryQuarantined},
 	}
 }
 

@@ -25,6 +25,7 @@ func TestEveryRouteHappyPath(t *testing.T) {
 	happyPolicies(t, e)
 	happyDevices(t, e)
 	happyDeviceActions(t, e)
+	happyReports(t, e)
 
 	var removed []bool
 	e.actions.OnRemove = func(ctx context.Context, d store.Device, keep bool) error {
