@@ -58,179 +58,228 @@ func (r *run) id(ref string) string {
 	return ref
 }
 
+// do runs one step, the call its kind names.
 func (r *run) do(ctx context.Context, step Step) error {
-	s := r.s
-	group := s.cfg.RuleGroupID
 	id := r.id(step.List)
 	switch step.Kind {
 	case StepDeleteList:
-		if r.pending[id] {
-			if err := r.settle(ctx, id); err != nil {
-				return err
-			}
-		}
-		err := s.calls.do(ctx, "DeleteFirewallDomainList", func() error {
-			_, err := s.api.DeleteFirewallDomainList(ctx, &r53r.DeleteFirewallDomainListInput{FirewallDomainListId: &id})
-			return err
-		})
-		if err != nil && apiCode(err) != "ResourceNotFoundException" {
-			return err
-		}
-		delete(r.st.Lists, id)
-		delete(r.content, id)
-		if err := s.store.Save(ctx, r.st); err != nil {
-			return err
-		}
-		return s.store.DeleteDomains(ctx, id)
-
+		return r.deleteList(ctx, id)
 	case StepMoveRule:
-		return s.calls.do(ctx, "UpdateFirewallRule", func() error {
-			_, err := s.api.UpdateFirewallRule(ctx, &r53r.UpdateFirewallRuleInput{FirewallRuleGroupId: &group, FirewallDomainListId: &id, Priority: aws.Int32(int32(step.Priority))})
-			return err
-		})
-
+		return r.moveRule(ctx, id, step.Priority)
 	case StepCreateList:
-		slot := r.st.NextSlot
-		r.st.NextSlot++
-		// Reserve the slot first: a rerun after a crash never reuses a
-		// name or a CreatorRequestId.
-		if err := s.store.Save(ctx, r.st); err != nil {
-			return err
-		}
-		name := fmt.Sprintf("%s-%s-%d", s.cfg.Prefix, s.cfg.Device, slot)
-		var out *r53r.CreateFirewallDomainListOutput
-		err := s.calls.do(ctx, "CreateFirewallDomainList", func() (err error) {
-			out, err = s.api.CreateFirewallDomainList(ctx, &r53r.CreateFirewallDomainListInput{
-				CreatorRequestId: aws.String(fmt.Sprintf("rpzfw-%s-%d", s.cfg.Device, slot)), Name: aws.String(name),
-				Tags: []types.Tag{{Key: aws.String(TagManaged), Value: aws.String("true")}, {Key: aws.String(TagDevice), Value: aws.String(s.cfg.Device)},
-					{Key: aws.String(TagRuleGroup), Value: aws.String(group)}},
-			})
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		newID := aws.ToString(out.FirewallDomainList.Id)
-		r.refs[step.List] = newID
-		r.st.Lists[newID] = &ListRecord{ID: newID, Name: name}
-		r.content[newID] = map[string]struct{}{}
-		return s.store.Save(ctx, r.st)
-
+		return r.createList(ctx, step.List)
 	case StepAdd, StepRemove:
-		op := types.FirewallDomainUpdateOperationAdd
-		if step.Kind == StepRemove {
-			op = types.FirewallDomainUpdateOperationRemove
-		}
-		if err := r.dirty(ctx, id); err != nil {
-			return err
-		}
-		// Consecutive chunks to one list: rather than poll, wait about as
-		// long as the list takes to settle and send; the service refuses a
-		// change to an unsettled list with ConflictException, which then
-		// costs what a poll would have.
-		optimistic := r.pending[id]
-		for attempt := 0; ; attempt++ {
-			if r.pending[id] {
-				if optimistic {
-					// Time spent on other lists meanwhile counts.
-					if err := sleep(ctx, s.firstPollDelay()-time.Since(r.changed[id])); err != nil {
-						return err
-					}
-				} else if _, err := s.settle(ctx, id, true); err != nil {
-					return err
-				}
-			}
-			err := s.calls.do(ctx, "UpdateFirewallDomains", func() error {
-				_, err := s.api.UpdateFirewallDomains(ctx, &r53r.UpdateFirewallDomainsInput{FirewallDomainListId: &id, Operation: op, Domains: step.Domains})
-				return err
-			})
-			if apiCode(err) == "ConflictException" && attempt < 8 {
-				r.pending[id] = true // still settling from an earlier change: wait, then again
-				if optimistic {
-					s.tuneFirstPoll(false)
-					optimistic = false
-				}
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if optimistic {
-				s.tuneFirstPoll(true)
-			}
-			break
-		}
-		r.pending[id] = true
-		r.changed[id] = time.Now()
-		set := r.content[id]
-		for _, d := range step.Domains {
-			if step.Kind == StepAdd {
-				set[d] = struct{}{}
-			} else {
-				delete(set, d)
-			}
-		}
-		return nil
-
+		return r.update(ctx, id, step)
 	case StepImport:
-		if err := r.dirty(ctx, id); err != nil {
-			return err
-		}
-		url, err := s.staging.Stage(ctx, fmt.Sprintf("%s/%s.txt", s.cfg.Device, id), []byte(strings.Join(step.Domains, "\n")+"\n"))
-		if err != nil {
-			return fmt.Errorf("staging the import file: %w", err)
-		}
-		err = s.calls.do(ctx, "ImportFirewallDomains", func() error {
-			_, err := s.api.ImportFirewallDomains(ctx, &r53r.ImportFirewallDomainsInput{FirewallDomainListId: &id, Operation: types.FirewallDomainImportOperationReplace, DomainFileUrl: &url})
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		r.pending[id] = true
-		set := make(map[string]struct{}, len(step.Domains))
-		for _, d := range step.Domains {
-			set[d] = struct{}{}
-		}
-		r.content[id] = set
-		return nil
-
+		return r.importList(ctx, id, step.Domains)
 	case StepSettle:
 		return r.settle(ctx, id)
-
 	case StepCreateRule:
+		return r.createRule(ctx, id, step)
+	case StepUpdateRule:
+		return r.updateRule(ctx, id, step.Spec)
+	case StepDeleteRule:
+		return r.deleteRule(ctx, id)
+	}
+	return fmt.Errorf("unknown step kind %d", step.Kind)
+}
+
+// deleteList deletes a list once its last change settled, and forgets it.
+// A list already gone (a rerun after a crash) is no error.
+func (r *run) deleteList(ctx context.Context, id string) error {
+	s := r.s
+	if r.pending[id] {
+		if err := r.settle(ctx, id); err != nil {
+			return err
+		}
+	}
+	err := s.calls.do(ctx, "DeleteFirewallDomainList", func() error {
+		_, err := s.api.DeleteFirewallDomainList(ctx, &r53r.DeleteFirewallDomainListInput{FirewallDomainListId: &id})
+		return err
+	})
+	if err != nil && apiCode(err) != "ResourceNotFoundException" {
+		return err
+	}
+	delete(r.st.Lists, id)
+	delete(r.content, id)
+	if err := s.store.Save(ctx, r.st); err != nil {
+		return err
+	}
+	return s.store.DeleteDomains(ctx, id)
+}
+
+// moveRule changes the priority of the rule using list id.
+func (r *run) moveRule(ctx context.Context, id string, priority int) error {
+	s, group := r.s, r.s.cfg.RuleGroupID
+	return s.calls.do(ctx, "UpdateFirewallRule", func() error {
+		_, err := s.api.UpdateFirewallRule(ctx, &r53r.UpdateFirewallRuleInput{FirewallRuleGroupId: &group, FirewallDomainListId: &id, Priority: aws.Int32(int32(priority))})
+		return err
+	})
+}
+
+// createList creates the list the plan calls ref, tagged as ours, in a
+// slot reserved in the state first: a rerun after a crash never reuses a
+// name or a CreatorRequestId.
+func (r *run) createList(ctx context.Context, ref string) error {
+	s, group := r.s, r.s.cfg.RuleGroupID
+	slot := r.st.NextSlot
+	r.st.NextSlot++
+	if err := s.store.Save(ctx, r.st); err != nil {
+		return err
+	}
+	name := fmt.Sprintf("%s-%s-%d", s.cfg.Prefix, s.cfg.Device, slot)
+	var out *r53r.CreateFirewallDomainListOutput
+	err := s.calls.do(ctx, "CreateFirewallDomainList", func() (err error) {
+		out, err = s.api.CreateFirewallDomainList(ctx, &r53r.CreateFirewallDomainListInput{
+			CreatorRequestId: aws.String(fmt.Sprintf("rpzfw-%s-%d", s.cfg.Device, slot)), Name: aws.String(name),
+			Tags: []types.Tag{{Key: aws.String(TagManaged), Value: aws.String("true")}, {Key: aws.String(TagDevice), Value: aws.String(s.cfg.Device)},
+				{Key: aws.String(TagRuleGroup), Value: aws.String(group)}},
+		})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	newID := aws.ToString(out.FirewallDomainList.Id)
+	r.refs[ref] = newID
+	r.st.Lists[newID] = &ListRecord{ID: newID, Name: name}
+	r.content[newID] = map[string]struct{}{}
+	return s.store.Save(ctx, r.st)
+}
+
+// update sends one chunk of ADD or REMOVE to list id and records it.
+func (r *run) update(ctx context.Context, id string, step Step) error {
+	op := types.FirewallDomainUpdateOperationAdd
+	if step.Kind == StepRemove {
+		op = types.FirewallDomainUpdateOperationRemove
+	}
+	if err := r.dirty(ctx, id); err != nil {
+		return err
+	}
+	if err := r.sendUpdate(ctx, id, op, step.Domains); err != nil {
+		return err
+	}
+	r.pending[id] = true
+	r.changed[id] = time.Now()
+	set := r.content[id]
+	for _, d := range step.Domains {
+		if step.Kind == StepAdd {
+			set[d] = struct{}{}
+		} else {
+			delete(set, d)
+		}
+	}
+	return nil
+}
+
+// sendUpdate sends UpdateFirewallDomains. For consecutive chunks to one
+// list it does not poll: it waits about as long as the list takes to
+// settle and sends; the service refuses a change to an unsettled list
+// with ConflictException, which then costs what a poll would have, and it
+// waits and sends again (up to 8 times).
+func (r *run) sendUpdate(ctx context.Context, id string, op types.FirewallDomainUpdateOperation, domains []string) error {
+	s := r.s
+	optimistic := r.pending[id]
+	for attempt := 0; ; attempt++ {
 		if r.pending[id] {
-			if err := r.settle(ctx, id); err != nil {
+			if optimistic {
+				// Time spent on other lists meanwhile counts.
+				if err := sleep(ctx, s.firstPollDelay()-time.Since(r.changed[id])); err != nil {
+					return err
+				}
+			} else if _, err := s.settle(ctx, id, true); err != nil {
 				return err
 			}
 		}
-		in := &r53r.CreateFirewallRuleInput{CreatorRequestId: aws.String("rpzfw-" + id), FirewallRuleGroupId: &group, FirewallDomainListId: &id,
-			Priority: aws.Int32(int32(step.Priority)), Name: aws.String(step.Spec.Name), Action: types.Action(step.Spec.Action)}
-		applySpec(step.Spec, &in.BlockResponse, &in.BlockOverrideDomain, &in.BlockOverrideDnsType, &in.BlockOverrideTtl)
-		return s.calls.do(ctx, "CreateFirewallRule", func() error {
-			_, err := s.api.CreateFirewallRule(ctx, in)
+		err := s.calls.do(ctx, "UpdateFirewallDomains", func() error {
+			_, err := s.api.UpdateFirewallDomains(ctx, &r53r.UpdateFirewallDomainsInput{FirewallDomainListId: &id, Operation: op, Domains: domains})
 			return err
 		})
-
-	case StepUpdateRule:
-		in := &r53r.UpdateFirewallRuleInput{FirewallRuleGroupId: &group, FirewallDomainListId: &id, Name: aws.String(step.Spec.Name), Action: types.Action(step.Spec.Action)}
-		applySpec(step.Spec, &in.BlockResponse, &in.BlockOverrideDomain, &in.BlockOverrideDnsType, &in.BlockOverrideTtl)
-		return s.calls.do(ctx, "UpdateFirewallRule", func() error {
-			_, err := s.api.UpdateFirewallRule(ctx, in)
-			return err
-		})
-
-	case StepDeleteRule:
-		err := s.calls.do(ctx, "DeleteFirewallRule", func() error {
-			_, err := s.api.DeleteFirewallRule(ctx, &r53r.DeleteFirewallRuleInput{FirewallRuleGroupId: &group, FirewallDomainListId: &id})
-			return err
-		})
-		if apiCode(err) == "ResourceNotFoundException" {
-			return nil // gone already: a rerun after a crash
+		if apiCode(err) == "ConflictException" && attempt < 8 {
+			r.pending[id] = true // still settling from an earlier change: wait, then again
+			if optimistic {
+				s.tuneFirstPoll(false)
+				optimistic = false
+			}
+			continue
 		}
+		if err != nil {
+			return err
+		}
+		if optimistic {
+			s.tuneFirstPoll(true)
+		}
+		return nil
+	}
+}
+
+// importList replaces the content of list id with domains, through a file
+// in the staging bucket.
+func (r *run) importList(ctx context.Context, id string, domains []string) error {
+	s := r.s
+	if err := r.dirty(ctx, id); err != nil {
 		return err
 	}
-	return fmt.Errorf("unknown step kind %d", step.Kind)
+	url, err := s.staging.Stage(ctx, fmt.Sprintf("%s/%s.txt", s.cfg.Device, id), []byte(strings.Join(domains, "\n")+"\n"))
+	if err != nil {
+		return fmt.Errorf("staging the import file: %w", err)
+	}
+	err = s.calls.do(ctx, "ImportFirewallDomains", func() error {
+		_, err := s.api.ImportFirewallDomains(ctx, &r53r.ImportFirewallDomainsInput{FirewallDomainListId: &id, Operation: types.FirewallDomainImportOperationReplace, DomainFileUrl: &url})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	r.pending[id] = true
+	set := make(map[string]struct{}, len(domains))
+	for _, d := range domains {
+		set[d] = struct{}{}
+	}
+	r.content[id] = set
+	return nil
+}
+
+// createRule creates the rule of list id once the list has settled.
+func (r *run) createRule(ctx context.Context, id string, step Step) error {
+	s, group := r.s, r.s.cfg.RuleGroupID
+	if r.pending[id] {
+		if err := r.settle(ctx, id); err != nil {
+			return err
+		}
+	}
+	in := &r53r.CreateFirewallRuleInput{CreatorRequestId: aws.String("rpzfw-" + id), FirewallRuleGroupId: &group, FirewallDomainListId: &id,
+		Priority: aws.Int32(int32(step.Priority)), Name: aws.String(step.Spec.Name), Action: types.Action(step.Spec.Action)}
+	applySpec(step.Spec, &in.BlockResponse, &in.BlockOverrideDomain, &in.BlockOverrideDnsType, &in.BlockOverrideTtl)
+	return s.calls.do(ctx, "CreateFirewallRule", func() error {
+		_, err := s.api.CreateFirewallRule(ctx, in)
+		return err
+	})
+}
+
+// updateRule changes the action or name of the rule using list id.
+func (r *run) updateRule(ctx context.Context, id string, spec *RuleSpec) error {
+	s, group := r.s, r.s.cfg.RuleGroupID
+	in := &r53r.UpdateFirewallRuleInput{FirewallRuleGroupId: &group, FirewallDomainListId: &id, Name: aws.String(spec.Name), Action: types.Action(spec.Action)}
+	applySpec(spec, &in.BlockResponse, &in.BlockOverrideDomain, &in.BlockOverrideDnsType, &in.BlockOverrideTtl)
+	return s.calls.do(ctx, "UpdateFirewallRule", func() error {
+		_, err := s.api.UpdateFirewallRule(ctx, in)
+		return err
+	})
+}
+
+// deleteRule deletes the rule using list id; one already gone (a rerun
+// after a crash) is no error.
+func (r *run) deleteRule(ctx context.Context, id string) error {
+	s, group := r.s, r.s.cfg.RuleGroupID
+	err := s.calls.do(ctx, "DeleteFirewallRule", func() error {
+		_, err := s.api.DeleteFirewallRule(ctx, &r53r.DeleteFirewallRuleInput{FirewallRuleGroupId: &group, FirewallDomainListId: &id})
+		return err
+	})
+	if apiCode(err) == "ResourceNotFoundException" {
+		return nil
+	}
+	return err
 }
 
 func applySpec(spec *RuleSpec, resp *types.BlockResponse, domain **string, dnsType *types.BlockOverrideDnsType, ttl **int32) {

@@ -114,36 +114,12 @@ type entry struct {
 	priority int
 }
 
-// MakePlan works out the steps from observed to desired.
+// MakePlan works out the steps from observed to desired, phase by phase
+// (the Phase constants, in their order).
 func MakePlan(obs Observed, desired []DesiredRule, o Options) (Plan, error) {
-	if o.Chunk <= 0 {
-		o.Chunk = 1000
-	}
-	if o.ImportMax <= 0 {
-		o.ImportMax = 250000
-	}
-	if o.NewListName == nil {
-		o.NewListName = func(i int) string { return fmt.Sprintf("rpzfw-%d", i) }
-	}
-	// The band matters only where rules are placed or moved: removing
-	// everything (unsync) moves nothing, so it works whatever the band and
-	// whoever else has rules in it. That is what the advice below relies on.
-	for _, f := range obs.Foreign {
-		if len(desired) > 0 && f.Priority >= o.Band.Lo && f.Priority <= o.Band.Hi {
-			return Plan{}, mark(ErrForeignRule, fmt.Errorf("rule %q (priority %d, list %s) is not rpzfw's but sits inside rpzfw's priority band %s: move it out of the band "+
-				"(aws route53resolver update-firewall-rule --firewall-rule-group-id <this group> --firewall-domain-list-id %s --priority <outside %s>), "+
-				"or give rpzfw another band: run 'rpzfw unsync' with the same flags (it removes only rpzfw's rules, whatever their priority), then sync with --priority-band set to a range that holds no other rule",
-				f.Name, f.Priority, f.ListID, o.Band, f.ListID, o.Band))
-		}
-	}
-	for _, r := range obs.Owned {
-		if len(desired) > 0 && (r.Priority < o.Band.Lo || r.Priority > o.Band.Hi) {
-			return Plan{}, mark(ErrBand, fmt.Errorf("rpzfw's rule %q has priority %d, outside the band %s: the band changed. Sync with the band it was deployed with, "+
-				"or run 'rpzfw unsync' with the same flags (it removes rpzfw's rules whatever their priority) and then sync with the new band", r.Spec.Name, r.Priority, o.Band))
-		}
-	}
-	if len(desired) > o.Band.Hi-o.Band.Lo+1 {
-		return Plan{}, mark(ErrBand, fmt.Errorf("%d rules do not fit the priority band %s", len(desired), o.Band))
+	o = o.withDefaults()
+	if err := checkBand(obs, desired, o.Band); err != nil {
+		return Plan{}, err
 	}
 	seq := merge(obs.Owned, desired)
 	var p Plan
@@ -155,9 +131,64 @@ func MakePlan(obs Observed, desired []DesiredRule, o Options) (Plan, error) {
 		return Plan{}, err
 	}
 	p.Steps = append(p.Steps, moves...)
+	p.Rules = make([]RuleChange, len(seq))
+	p.prepare(seq, o)
+	p.add(seq, o)
+	p.switchActions(seq)
+	p.remove(seq, o)
+	p.Peak = peak(seq)
+	p.Unchanged = len(p.Steps) == 0
+	return p, nil
+}
 
-	// New lists are filled before any rule uses them, round-robin so their
-	// settling overlaps.
+func (o Options) withDefaults() Options {
+	if o.Chunk <= 0 {
+		o.Chunk = 1000
+	}
+	if o.ImportMax <= 0 {
+		o.ImportMax = 250000
+	}
+	if o.NewListName == nil {
+		o.NewListName = func(i int) string { return fmt.Sprintf("rpzfw-%d", i) }
+	}
+	return o
+}
+
+// checkBand refuses a plan whose rules cannot live in band: someone
+// else's rule inside it, one of ours outside it (the band changed), or
+// more rules than it has priorities.
+//
+// The band matters only where rules are placed or moved: removing
+// everything (unsync) moves nothing, so it works whatever the band and
+// whoever else has rules in it. That is what the advice below relies on.
+func checkBand(obs Observed, desired []DesiredRule, band Band) error {
+	if len(desired) == 0 {
+		return nil
+	}
+	for _, f := range obs.Foreign {
+		if f.Priority >= band.Lo && f.Priority <= band.Hi {
+			return mark(ErrForeignRule, fmt.Errorf("rule %q (priority %d, list %s) is not rpzfw's but sits inside rpzfw's priority band %s: move it out of the band "+
+				"(aws route53resolver update-firewall-rule --firewall-rule-group-id <this group> --firewall-domain-list-id %s --priority <outside %s>), "+
+				"or give rpzfw another band: run 'rpzfw unsync' with the same flags (it removes only rpzfw's rules, whatever their priority), then sync with --priority-band set to a range that holds no other rule",
+				f.Name, f.Priority, f.ListID, band, f.ListID, band))
+		}
+	}
+	for _, r := range obs.Owned {
+		if r.Priority < band.Lo || r.Priority > band.Hi {
+			return mark(ErrBand, fmt.Errorf("rpzfw's rule %q has priority %d, outside the band %s: the band changed. Sync with the band it was deployed with, "+
+				"or run 'rpzfw unsync' with the same flags (it removes rpzfw's rules whatever their priority) and then sync with the new band", r.Spec.Name, r.Priority, band))
+		}
+	}
+	if len(desired) > band.Hi-band.Lo+1 {
+		return mark(ErrBand, fmt.Errorf("%d rules do not fit the priority band %s", len(desired), band))
+	}
+	return nil
+}
+
+// prepare creates and fills the lists of new rules before any rule uses
+// them, chunks round-robin across lists so their settling overlaps (or
+// one import for a large list).
+func (p *Plan) prepare(seq []entry, o Options) {
 	type fill struct {
 		ref, name string
 		chunks    [][]string
@@ -190,10 +221,12 @@ func MakePlan(obs Observed, desired []DesiredRule, o Options) (Plan, error) {
 			break
 		}
 	}
+}
 
-	// Additions in precedence order; each rule's list settles before the
-	// next rule's changes start.
-	p.Rules = make([]RuleChange, len(seq))
+// add sends the additions of kept rules and creates new rules, in
+// precedence order; each rule's list settles before the next rule's
+// changes start.
+func (p *Plan) add(seq []entry, o Options) {
 	for i, e := range seq {
 		switch {
 		case e.old != nil && e.new != nil:
@@ -210,13 +243,21 @@ func MakePlan(obs Observed, desired []DesiredRule, o Options) (Plan, error) {
 				Step{Kind: StepCreateRule, Phase: PhaseAdd, List: ref, ListName: o.NewListName(e.newIndex), Priority: e.priority, Spec: &spec})
 		}
 	}
+}
+
+// switchActions changes the action or name of kept rules.
+func (p *Plan) switchActions(seq []entry) {
 	for _, e := range seq {
 		if e.old != nil && e.new != nil && e.old.Spec != e.new.Spec {
 			spec := e.new.Spec
 			p.Steps = append(p.Steps, Step{Kind: StepUpdateRule, Phase: PhaseSwitch, List: e.old.ListID, ListName: e.old.ListName, Spec: &spec})
 		}
 	}
-	// Removals in reverse precedence order.
+}
+
+// remove sends the removals of kept rules and deletes old rules, in
+// reverse precedence order, then retires the old rules' lists.
+func (p *Plan) remove(seq []entry, o Options) {
 	var retire []Step
 	for i := len(seq) - 1; i >= 0; i-- {
 		e := seq[i]
@@ -234,9 +275,6 @@ func MakePlan(obs Observed, desired []DesiredRule, o Options) (Plan, error) {
 		}
 	}
 	p.Steps = append(p.Steps, retire...)
-	p.Peak = peak(seq)
-	p.Unchanged = len(p.Steps) == 0
-	return p, nil
 }
 
 // merge pairs desired rules with owned ones and lays both out in one

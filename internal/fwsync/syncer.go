@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -16,7 +14,6 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/rpzfw/rpzfw/internal/compile"
-	"github.com/rpzfw/rpzfw/internal/dnsfw"
 )
 
 // Tags rpzfw puts on the lists it owns.
@@ -155,6 +152,26 @@ func (s *Syncer) Sync(ctx context.Context, compileTo CompileFunc, maxDomains int
 	}
 	defer unlock()
 	res := &Result{Other: obs.OtherDomains, MaxDomains: maxDomains, DryRun: s.cfg.DryRun}
+	budget := s.budget(ctx, res, obs)
+	plan, err := s.planWithin(obs, compileTo, res, budget)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkShrink(obs, res.Compile); err != nil {
+		return nil, err
+	}
+	res.Plan = plan
+	if !s.cfg.DryRun {
+		err = s.execute(ctx, plan, st)
+	}
+	res.Calls, res.Took = s.calls.Counts(), time.Since(start)
+	return res, err
+}
+
+// budget reads the domains quota into res and returns the room other
+// lists leave in it. When that room is below res.MaxDomains, the plan is
+// capped to it, less some headroom.
+func (s *Syncer) budget(ctx context.Context, res *Result, obs Observed) int {
 	res.Quota = compile.DefaultMaxDomains
 	if s.quota != nil {
 		q, err := s.quota.DomainsQuota(ctx)
@@ -165,7 +182,7 @@ func (s *Syncer) Sync(ctx context.Context, compileTo CompileFunc, maxDomains int
 		}
 	}
 	budget := res.Quota - obs.OtherDomains
-	if budget < maxDomains {
+	if budget < res.MaxDomains {
 		// Keep a little room: a later change must hold old and new entries
 		// at once for a moment (make before break).
 		headroom := min(max(budget/50, 1), 2000)
@@ -173,19 +190,27 @@ func (s *Syncer) Sync(ctx context.Context, compileTo CompileFunc, maxDomains int
 			"quota", res.Quota, "used_by_others", obs.OtherDomains, "headroom", headroom, "max_domains", budget-headroom)
 		res.MaxDomains = budget - headroom
 	}
+	return budget
+}
+
+// planWithin compiles to res.MaxDomains and plans the change, compiling
+// smaller (at most four times) while the transition's peak, which holds
+// old and new entries at once, does not fit budget. It records the
+// compiled plan and the final cap in res.
+func (s *Syncer) planWithin(obs Observed, compileTo CompileFunc, res *Result, budget int) (Plan, error) {
 	var plan Plan
 	for attempt := 0; ; attempt++ {
 		if res.MaxDomains < 1 {
-			return nil, mark(ErrQuota, fmt.Errorf("no domains left in the quota (%d, of which other lists use %d)", res.Quota, obs.OtherDomains))
+			return Plan{}, mark(ErrQuota, fmt.Errorf("no domains left in the quota (%d, of which other lists use %d)", res.Quota, obs.OtherDomains))
 		}
 		cp, err := compileTo(res.MaxDomains)
 		if err != nil {
-			return nil, err
+			return Plan{}, err
 		}
 		res.Compile = cp
 		plan, err = MakePlan(obs, DesiredFromPlan(cp.Rules, MaxListSize), s.planOptions())
 		if err != nil {
-			return nil, err
+			return Plan{}, err
 		}
 		if plan.Peak <= budget || attempt == 4 {
 			break
@@ -196,22 +221,9 @@ func (s *Syncer) Sync(ctx context.Context, compileTo CompileFunc, maxDomains int
 		res.MaxDomains = next
 	}
 	if plan.Peak > budget {
-		return nil, mark(ErrQuota, fmt.Errorf("the transition needs %d domains at its peak but only %d are available; lower --max-domains or raise the quota", plan.Peak, budget))
+		return Plan{}, mark(ErrQuota, fmt.Errorf("the transition needs %d domains at its peak but only %d are available; lower --max-domains or raise the quota", plan.Peak, budget))
 	}
-	if err := s.checkShrink(obs, res.Compile); err != nil {
-		return nil, err
-	}
-	res.Plan = plan
-	if s.cfg.DryRun {
-		res.Calls, res.Took = s.calls.Counts(), time.Since(start)
-		return res, nil
-	}
-	if err := s.execute(ctx, plan, st); err != nil {
-		res.Calls, res.Took = s.calls.Counts(), time.Since(start)
-		return res, err
-	}
-	res.Calls, res.Took = s.calls.Counts(), time.Since(start)
-	return res, nil
+	return plan, nil
 }
 
 // Unsync removes every rule and list rpzfw owns in the group.
@@ -287,214 +299,6 @@ func apiCode(err error) string {
 // Locker is a StateStore that can keep two syncs of one device apart.
 type Locker interface {
 	Lock() (unlock func(), err error)
-}
-
-func (s *Syncer) observe(ctx context.Context) (Observed, *State, error) {
-	var obs Observed
-	st, err := s.store.Load(ctx)
-	if err != nil {
-		return obs, nil, err
-	}
-	if st.RuleGroupID != "" && st.RuleGroupID != s.cfg.RuleGroupID {
-		return obs, nil, fmt.Errorf("the sync state belongs to rule group %s, not %s: use another --state-dir", st.RuleGroupID, s.cfg.RuleGroupID)
-	}
-	st.Device, st.RuleGroupID = s.cfg.Device, s.cfg.RuleGroupID
-	group := s.cfg.RuleGroupID
-	err = s.calls.do(ctx, "GetFirewallRuleGroup", func() error {
-		_, err := s.api.GetFirewallRuleGroup(ctx, &r53r.GetFirewallRuleGroupInput{FirewallRuleGroupId: &group})
-		return err
-	})
-	if err != nil {
-		if apiCode(err) == "ResourceNotFoundException" {
-			return obs, nil, mark(ErrRuleGroupNotFound, fmt.Errorf("rule group %s does not exist in this account and region: create one, associate it with your VPCs, and sync into its ID:\n"+
-				"  aws route53resolver create-firewall-rule-group --name rpzfw --region REGION\n"+
-				"  aws route53resolver associate-firewall-rule-group --firewall-rule-group-id rslvr-frg-... --vpc-id vpc-... --priority 101 --name rpzfw --region REGION", group))
-		}
-		return obs, nil, fmt.Errorf("reading rule group %s: %w", group, err)
-	}
-	var rules []types.FirewallRule
-	for token := (*string)(nil); ; {
-		var out *r53r.ListFirewallRulesOutput
-		err := s.calls.do(ctx, "ListFirewallRules", func() (err error) {
-			out, err = s.api.ListFirewallRules(ctx, &r53r.ListFirewallRulesInput{FirewallRuleGroupId: &group, NextToken: token, MaxResults: aws.Int32(100)})
-			return err
-		})
-		if err != nil {
-			return obs, nil, fmt.Errorf("listing the rules of %s: %w", group, err)
-		}
-		rules = append(rules, out.FirewallRules...)
-		if token = out.NextToken; token == nil {
-			break
-		}
-	}
-	var lists []types.FirewallDomainListMetadata
-	for token := (*string)(nil); ; {
-		var out *r53r.ListFirewallDomainListsOutput
-		err := s.calls.do(ctx, "ListFirewallDomainLists", func() (err error) {
-			out, err = s.api.ListFirewallDomainLists(ctx, &r53r.ListFirewallDomainListsInput{NextToken: token, MaxResults: aws.Int32(100)})
-			return err
-		})
-		if err != nil {
-			return obs, nil, fmt.Errorf("listing domain lists: %w", err)
-		}
-		lists = append(lists, out.FirewallDomainLists...)
-		if token = out.NextToken; token == nil {
-			break
-		}
-	}
-	exists := map[string]types.FirewallDomainListMetadata{}
-	for _, l := range lists {
-		exists[aws.ToString(l.Id)] = l
-	}
-	for id := range st.Lists {
-		if _, ok := exists[id]; !ok {
-			delete(st.Lists, id) // deleted by someone, or by a sync that stopped
-			_ = s.store.DeleteDomains(ctx, id)
-		}
-	}
-	namePrefix := fmt.Sprintf("%s-%s-", s.cfg.Prefix, s.cfg.Device)
-	for _, l := range lists {
-		id := aws.ToString(l.Id)
-		if _, known := st.Lists[id]; known || !strings.HasPrefix(aws.ToString(l.Name), namePrefix) {
-			continue
-		}
-		// A list of ours the state does not know: a sync stopped right
-		// after creating it. Tags say whether it is really ours.
-		var tags *r53r.ListTagsForResourceOutput
-		err := s.calls.do(ctx, "ListTagsForResource", func() (err error) {
-			tags, err = s.api.ListTagsForResource(ctx, &r53r.ListTagsForResourceInput{ResourceArn: l.Arn})
-			return err
-		})
-		if err != nil {
-			return obs, nil, fmt.Errorf("reading the tags of %s: %w", id, err)
-		}
-		tm := map[string]string{}
-		for _, t := range tags.Tags {
-			tm[aws.ToString(t.Key)] = aws.ToString(t.Value)
-		}
-		if tm[TagManaged] == "true" && tm[TagDevice] == s.cfg.Device {
-			st.Lists[id] = &ListRecord{ID: id, Name: aws.ToString(l.Name), Dirty: true}
-		}
-	}
-	content := map[string][]string{}
-	for id, rec := range st.Lists {
-		count, err := s.settle(ctx, id, false)
-		if err != nil {
-			return obs, nil, err
-		}
-		var doms []string
-		if !rec.Dirty && count == rec.Count {
-			doms, err = s.store.LoadDomains(ctx, id)
-			if err != nil {
-				s.cfg.Progress.Note("saved content unreadable; reading the list back", "list", id, "err", err)
-			}
-		}
-		if doms == nil && count > 0 {
-			s.cfg.Progress.Note("reading a list back in full", "list", rec.Name, "domains", count)
-			if doms, err = s.readList(ctx, id); err != nil {
-				return obs, nil, err
-			}
-			if err := s.store.SaveDomains(ctx, id, doms); err != nil {
-				return obs, nil, err
-			}
-		}
-		rec.Count, rec.Dirty = len(doms), false
-		content[id] = doms
-	}
-	others, err := s.otherDomains(ctx, st, lists)
-	if err != nil {
-		return obs, nil, err
-	}
-	obs.OtherDomains = others
-	used := map[string]bool{}
-	for _, r := range rules {
-		id := aws.ToString(r.FirewallDomainListId)
-		rec, ours := st.Lists[id]
-		if !ours {
-			obs.Foreign = append(obs.Foreign, ForeignRule{Name: aws.ToString(r.Name), ListID: id, Priority: int(aws.ToInt32(r.Priority))})
-			continue
-		}
-		used[id] = true
-		spec := RuleSpec{Name: aws.ToString(r.Name), Action: string(r.Action), BlockResponse: string(r.BlockResponse),
-			OverrideDomain: aws.ToString(r.BlockOverrideDomain), OverrideType: string(r.BlockOverrideDnsType), OverrideTTL: -1}
-		if r.BlockOverrideTtl != nil {
-			spec.OverrideTTL = int(*r.BlockOverrideTtl)
-		}
-		obs.Owned = append(obs.Owned, OwnedRule{ListID: id, ListName: rec.Name, Priority: int(aws.ToInt32(r.Priority)), Spec: spec, Domains: content[id]})
-	}
-	slices.SortFunc(obs.Owned, func(a, b OwnedRule) int { return a.Priority - b.Priority })
-	for id, rec := range st.Lists {
-		if !used[id] {
-			obs.Orphans = append(obs.Orphans, OrphanList{ID: id, Name: rec.Name})
-		}
-	}
-	slices.SortFunc(obs.Orphans, func(a, b OrphanList) int { return strings.Compare(a.ID, b.ID) })
-	if !s.cfg.DryRun {
-		if err := s.store.Save(ctx, st); err != nil {
-			return obs, nil, err
-		}
-	}
-	return obs, st, nil
-}
-
-// OthersTTL is how long a count of the domains other lists use is trusted
-// while the set of those lists stays the same: counting costs a call per
-// list, and an account may hold a thousand.
-const OthersTTL = time.Hour
-
-// otherDomains counts the domains of lists that are not rpzfw's (AWS
-// managed lists do not count), from the state when the same lists were
-// counted less than OthersTTL ago.
-func (s *Syncer) otherDomains(ctx context.Context, st *State, lists []types.FirewallDomainListMetadata) (int, error) {
-	var ids []string
-	for _, l := range lists {
-		id := aws.ToString(l.Id)
-		if _, ours := st.Lists[id]; !ours && aws.ToString(l.ManagedOwnerName) == "" {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
-	key := strings.Join(ids, ",")
-	if st.Others != nil && st.Others.Lists == key && time.Since(st.Others.At) < OthersTTL {
-		return st.Others.Domains, nil
-	}
-	total := 0
-	for _, id := range ids {
-		var out *r53r.GetFirewallDomainListOutput
-		err := s.calls.do(ctx, "GetFirewallDomainList", func() (err error) {
-			out, err = s.api.GetFirewallDomainList(ctx, &r53r.GetFirewallDomainListInput{FirewallDomainListId: &id})
-			return err
-		})
-		if err != nil {
-			return 0, fmt.Errorf("reading domain list %s: %w", id, err)
-		}
-		total += int(aws.ToInt32(out.FirewallDomainList.DomainCount))
-	}
-	st.Others = &OthersCount{Lists: key, Domains: total, At: time.Now()}
-	return total, nil
-}
-
-// readList reads a list in full, 5000 names a page.
-func (s *Syncer) readList(ctx context.Context, id string) ([]string, error) {
-	var out []string
-	for token := (*string)(nil); ; {
-		var page *r53r.ListFirewallDomainsOutput
-		err := s.calls.do(ctx, "ListFirewallDomains", func() (err error) {
-			page, err = s.api.ListFirewallDomains(ctx, &r53r.ListFirewallDomainsInput{FirewallDomainListId: &id, MaxResults: aws.Int32(5000), NextToken: token})
-			return err
-		})
-		if err != nil {
-			return nil, fmt.Errorf("reading domain list %s: %w", id, err)
-		}
-		for _, d := range page.Domains {
-			out = append(out, dnsfw.NormalizeDomain(d))
-		}
-		if token = page.NextToken; token == nil {
-			break
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out), nil
 }
 
 // firstPollDelay is how long to wait after a change before looking at the
