@@ -347,3 +347,10 @@ func (env *logEnv) reportsAPI(t *testing.T) func(path string, v any) {
 		}
 	}
 }
+
+// logRecordAt is a log line of a resolution no rule matched.
+func logRecordAt(at time.Time, vpc, name string) emulator.LogRecord {
+	return emulator.LogRecord{Version: "1.100000", AccountID: "123456789012", Region: "us-east-1", VpcID: vpc,
+		QueryTimestamp: at.UTC().Format(time.RFC3339), QueryName: name, QueryType: "A", QueryClass: "IN", Rcode: "NOERROR",
+		Answers: []emulator.LogAnswer{}, SrcAddr: "10.0.0.1", SrcPort: "53", Transport: "UDP", SrcIDs: map[string]string{}}
+}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rpzfw/rpzfw/internal/querylog"
 	"github.com/rpzfw/rpzfw/internal/report"
 	"github.com/rpzfw/rpzfw/internal/store"
 )
@@ -105,4 +106,111 @@ func (s *Server) retryQuarantined(w http.ResponseWriter, r *http.Request, c call
 	}
 	s.writeJSON(w, http.StatusAccepted, retryResult{Retrying: n})
 	return nil
+}
+
+// logSetupInput is the body of POST /api/v1/devices/{nickname}/logs/setup.
+type logSetupInput struct {
+	Bucket       string `json:"bucket" doc:"The S3 bucket Route 53 Resolver writes the query logs to (required)."`
+	Prefix       string `json:"prefix" doc:"The prefix the logs are written under, before AWSLogs/."`
+	QueryLogging bool   `json:"query_logging" doc:"Also create a Resolver query logging configuration to the bucket and associate it with the rule group's VPCs."`
+	DryRun       bool   `json:"dry_run" doc:"Only say what would be done."`
+}
+
+// logSetupResult is what logs setup or teardown did (or would do).
+type logSetupResult struct {
+	DryRun      bool            `json:"dry_run"`
+	SQSQueueURL string          `json:"sqs_queue_url"`
+	Steps       []querylog.Step `json:"steps"`
+}
+
+// setupLogs does, with the device's credentials, what the seed asks users
+// to click through: a queue that only the log bucket may send to, the
+// bucket's notification, and (when asked) Resolver query logging for the
+// rule group's VPCs; then turns the device's log upload on.
+func (s *Server) setupLogs(w http.ResponseWriter, r *http.Request, c caller) error {
+	d, err := s.device(r, c)
+	if err != nil {
+		return err
+	}
+	raw, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var in logSetupInput
+	if err := decodeJSON(raw, &in); err != nil {
+		return err
+	}
+	if in.Bucket == "" {
+		return apiErr(http.StatusUnprocessableEntity, CodeInvalid, "bucket", "required: the bucket the query logs go to")
+	}
+	req := querylog.SetupRequest{Device: d.Nickname, Bucket: in.Bucket, Prefix: in.Prefix, QueryLogging: in.QueryLogging, DryRun: in.DryRun}
+	if in.QueryLogging {
+		st, err := s.cfg.Store.GetStatus(r.Context(), d.ID)
+		if err != nil {
+			return err
+		}
+		if len(st.VPCs) == 0 {
+			return apiErr(http.StatusConflict, CodeConflict, "query_logging", "the VPCs of rule group %s are not known yet: they are read at the device's first sync", d.RuleGroupID)
+		}
+		req.VPCs = st.VPCs
+	}
+	cl, err := querylog.NewSetupClients(r.Context(), d, querylog.ClientOptions{Keyring: s.cfg.Keyring, AllowAmbient: s.cfg.DeviceRules.AllowAmbient})
+	if err != nil {
+		return apiErr(http.StatusBadGateway, CodeUpstream, "", "logs setup of device %q could not start: %v", d.Nickname, err)
+	}
+	res, err := querylog.Setup(r.Context(), cl, req)
+	if err != nil {
+		return apiErr(http.StatusBadGateway, CodeUpstream, "", "logs setup of device %q stopped (what was done before stays; run it again once fixed): %v", d.Nickname, err)
+	}
+	if !in.DryRun {
+		d.LogEnabled, d.LogQueueURL = true, res.QueueURL
+		if err := s.storeLogUpload(r, d); err != nil {
+			return err
+		}
+	}
+	s.writeJSON(w, http.StatusOK, logSetupResult{DryRun: in.DryRun, SQSQueueURL: res.QueueURL, Steps: nonNilSteps(res.Steps)})
+	return nil
+}
+
+// teardownLogs undoes setupLogs and turns the device's log upload off.
+func (s *Server) teardownLogs(w http.ResponseWriter, r *http.Request, c caller) error {
+	dry, err := queryBool(r, "dry_run")
+	if err != nil {
+		return err
+	}
+	d, err := s.device(r, c)
+	if err != nil {
+		return err
+	}
+	cl, err := querylog.NewSetupClients(r.Context(), d, querylog.ClientOptions{Keyring: s.cfg.Keyring, AllowAmbient: s.cfg.DeviceRules.AllowAmbient})
+	if err != nil {
+		return apiErr(http.StatusBadGateway, CodeUpstream, "", "logs teardown of device %q could not start: %v", d.Nickname, err)
+	}
+	res, err := querylog.Teardown(r.Context(), cl, querylog.TeardownRequest{Device: d.Nickname, DryRun: dry})
+	if err != nil {
+		return apiErr(http.StatusBadGateway, CodeUpstream, "", "logs teardown of device %q stopped: %v", d.Nickname, err)
+	}
+	if !dry && d.LogEnabled {
+		d.LogEnabled, d.LogQueueURL = false, ""
+		if err := s.storeLogUpload(r, d); err != nil {
+			return err
+		}
+	}
+	s.writeJSON(w, http.StatusOK, logSetupResult{DryRun: dry, SQSQueueURL: res.QueueURL, Steps: nonNilSteps(res.Steps)})
+	return nil
+}
+
+func (s *Server) storeLogUpload(r *http.Request, d store.Device) error {
+	if _, err := s.cfg.Store.UpdateDevice(r.Context(), d); err != nil {
+		return fmt.Errorf("storing the log upload of device %q: %w", d.Nickname, err)
+	}
+	s.cfg.Actions.Changed()
+	return nil
+}
+
+func nonNilSteps(s []querylog.Step) []querylog.Step {
+	if s == nil {
+		return []querylog.Step{}
+	}
+	return s
 }

@@ -65,6 +65,10 @@ func operations() map[string]operation {
 			status: 200, response: schemaRef("Plan"), errors: dev},
 		"GET /api/v1/devices/{nickname}/logs": {summary: "The device's log health: its queue's state (an access denied names the missing permission), last log retrieved, newest line, objects and lines per minute, bad lines, quarantined messages.",
 			status: 200, response: logHealth{}, errors: dev},
+		"POST /api/v1/devices/{nickname}/logs/setup": {summary: "With the device's credentials: create an SQS queue only the log bucket may send to, the bucket's notification of new log objects, and (query_logging) a Resolver query logging configuration for the rule group's VPCs; then turn log upload on. dry_run only says what it would do.",
+			request: logSetupInput{}, status: 200, response: logSetupResult{}, errors: []int{400, 404, 409, 413, 422, 502}},
+		"POST /api/v1/devices/{nickname}/logs/teardown": {summary: "Undo logs setup (only what it made, found by name and tag) and turn log upload off.",
+			params: []param{{"query", "dry_run", "boolean", "Only say what would be done."}}, status: 200, response: logSetupResult{}, errors: []int{400, 404, 502}},
 
 		"GET /api/v1/reports/summary": {summary: "Resolutions, blocked, alerted, % blocked and distinct clients over a range (to the minute). Cached queries are not logged: counts are a lower bound.",
 			params: reportParams(), status: 200, response: reportSummary{}, errors: []int{400}},

@@ -96,6 +96,7 @@ func happyReports(t *testing.T, e *env) {
 	if len(q.Messages) != 1 || q.Messages[0].Reason != "bad gzip" {
 		t.Fatalf("quarantine %+v", q)
 	}
+	happyLogSetup(t, e)
 	e.must(202, "POST", "/api/v1/logs/quarantine/"+strconv.FormatInt(q.Messages[0].ID, 10)+"/retry", e.admin, nil)
 	var rr retryResult
 	e.must(202, "POST", "/api/v1/logs/quarantine/retry", e.admin, nil).json(t, &rr)

@@ -77,42 +77,56 @@ func NewClients(ctx context.Context, q QueueSpec, o ClientOptions) (Clients, err
 	if o.Endpoint != "" {
 		endpoint = o.Endpoint
 	}
-	d := q.Device
+	cfg, err := deviceConfig(ctx, q.Device, region, endpoint, o)
+	if err != nil {
+		return Clients{}, err
+	}
+	return Clients{SQS: sqsClient(cfg, endpoint), S3: awsclient.S3(cfg, endpoint)}, nil
+}
+
+func sqsClient(cfg aws.Config, endpoint string) *sqs.Client {
+	return sqs.NewFromConfig(cfg, func(so *sqs.Options) {
+		if endpoint != "" {
+			so.BaseEndpoint = aws.String(endpoint)
+		}
+	})
+}
+
+// deviceConfig is the AWS configuration of a device's credentials:
+// its access key, its role (assumed from this server's credentials), or
+// this server's own when allowed. A device without credentials (the
+// sandbox) gets placeholder keys, for a local endpoint only.
+func deviceConfig(ctx context.Context, d store.Device, region, endpoint string, o ClientOptions) (aws.Config, error) {
 	opts := awsclient.Options{Region: region, Endpoint: endpoint}
 	if d.CredKind == store.CredRole {
 		opts.RoleARN, opts.ExternalID = d.RoleARN, d.ExternalID
 	}
 	cfg, err := awsclient.Config(ctx, opts)
 	if err != nil {
-		return Clients{}, err
+		return aws.Config{}, err
 	}
 	switch d.CredKind {
 	case store.CredAccessKey:
 		if o.Keyring == nil {
-			return Clients{}, errors.New("no keyring to open the device's secret key")
+			return aws.Config{}, errors.New("no keyring to open the device's secret key")
 		}
 		sk, err := o.Keyring.Open(d.SecretKey, store.PurposeDeviceSecret)
 		if err != nil {
-			return Clients{}, fmt.Errorf("opening the secret key of device %s: %w", d.Nickname, err)
+			return aws.Config{}, fmt.Errorf("opening the secret key of device %s: %w", d.Nickname, err)
 		}
 		cfg.Credentials = credentials.NewStaticCredentialsProvider(d.AccessKeyID, string(sk), "")
 	case store.CredAmbient:
 		if !o.AllowAmbient {
-			return Clients{}, fmt.Errorf("device %s uses the server's own credentials, which this server does not allow", d.Nickname)
+			return aws.Config{}, fmt.Errorf("device %s uses the server's own credentials, which this server does not allow", d.Nickname)
 		}
 	case store.CredRole:
 	default:
 		if endpoint == "" {
-			return Clients{}, fmt.Errorf("device %s has no credentials for its log queue", d.Nickname)
+			return aws.Config{}, fmt.Errorf("device %s has no credentials", d.Nickname)
 		}
 		cfg.Credentials = credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local-secret", "")
 	}
-	sq := sqs.NewFromConfig(cfg, func(so *sqs.Options) {
-		if endpoint != "" {
-			so.BaseEndpoint = aws.String(endpoint)
-		}
-	})
-	return Clients{SQS: sq, S3: awsclient.S3(cfg, endpoint)}, nil
+	return cfg, nil
 }
 
 // queueRegion reads the region from an AWS queue URL
