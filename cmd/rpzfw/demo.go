@@ -45,8 +45,8 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	// The demo tells its own story; routine logs would only crowd it.
-	quietUnlessAsked()
-	return demo.Run(ctx, stdout, demo.Config{Policy: pol, Settings: settings, Names: strings.Split(*names, ","), StateDir: dir, Settle: *settle, AllowBlockAll: pf.allowBlockAll})
+	log := quietUnlessAsked(logger(ctx))
+	return demo.Run(ctx, stdout, demo.Config{Policy: pol, Settings: settings, Names: strings.Split(*names, ","), StateDir: dir, Settle: *settle, AllowBlockAll: pf.allowBlockAll, Log: log})
 }
 
 // writeExamples copies the embedded sample policy's files into dir and

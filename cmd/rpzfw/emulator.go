@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -79,11 +78,13 @@ func runEmulator(ctx context.Context, args []string, stdout io.Writer) error {
 	if cfg.Logs.Bucket != "" && cfg.S3Endpoint == "" {
 		return fmt.Errorf("%w: --log-bucket needs --s3-endpoint", errUsage)
 	}
+	log := logger(ctx)
+	cfg.Log = log
 	r, err := emulator.Serve(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	slog.Info("emulator running", "api", r.APIURL, "dns", r.Data.Addr(), "vpc", cfg.VPCID, "region", cfg.Region,
+	log.Info("emulator running", "api", r.APIURL, "dns", r.Data.Addr(), "vpc", cfg.VPCID, "region", cfg.Region,
 		"throttle_rps", cfg.Faults.ThrottleRPS, "settle", cfg.Settle, "state", cfg.StatePath, "log_bucket", cfg.Logs.Bucket)
 	fmt.Fprintf(stdout, "API: %s   DNS: %s   (Ctrl-C to stop)\n  aws route53resolver list-firewall-rule-groups --endpoint-url %s --region %s\n  dig @%s -p %s example.com\n",
 		r.APIURL, r.Data.Addr(), r.APIURL, cfg.Region, hostOf(r.Data.Addr()), portOf(r.Data.Addr()))

@@ -21,7 +21,7 @@ func runExplain(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	prio.parsed(fs)
-	quietUnlessAsked()
+	log := quietUnlessAsked(logger(ctx))
 	if len(pos) < 1 {
 		return fmt.Errorf("%w: give the query NAME to explain, then the zones", errUsage)
 	}
@@ -37,12 +37,12 @@ func runExplain(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opener, err := pf.opener(ctx, pol)
+	opener, err := pf.opener(ctx, pol, log)
 	if err != nil {
 		return err
 	}
 	b, ref := compile.NewBuilder(), compile.NewReference()
-	if err := pol.Load(ctx, policy.Tee(b, ref), opener); err != nil {
+	if err := pol.LoadWith(ctx, policy.Tee(b, ref), opener, log); err != nil {
 		return err
 	}
 	p, err := b.Compile(s)

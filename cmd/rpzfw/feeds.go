@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"text/tabwriter"
 	"time"
 
@@ -38,7 +37,7 @@ func runFeeds(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	dir := *cacheDir
 	if dir == "" {
-		if dir, err = feed.CacheDir(fwsync.DefaultStateDir(), p, slog.Default()); err != nil {
+		if dir, err = feed.CacheDir(fwsync.DefaultStateDir(), p, logger(ctx)); err != nil {
 			return err
 		}
 	}
@@ -46,7 +45,7 @@ func runFeeds(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m.FetchTimeout = *timeout
+	m.FetchTimeout, m.Log = *timeout, logger(ctx)
 	var failed error
 	switch pos[0] {
 	case "status":

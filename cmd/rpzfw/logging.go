@@ -6,15 +6,32 @@ import (
 	"os"
 )
 
-// quietUnlessAsked raises the log level to warn when RPZFW_LOG_LEVEL is not
+type loggerKey struct{}
+
+// withLogger gives the commands run under ctx the logger run built; they
+// pass it on to the packages they use, which never reach for a global one.
+func withLogger(ctx context.Context, log *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, log)
+}
+
+// logger is the logger run built for this command, or slog.Default() for
+// a command called without one.
+func logger(ctx context.Context) *slog.Logger {
+	if log, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return log
+	}
+	return slog.Default()
+}
+
+// quietUnlessAsked raises log's level to warn when RPZFW_LOG_LEVEL is not
 // set: commands whose output is for people (plan, explain, demo) print no
 // routine INFO lines, while warnings (a source that could not be fetched)
 // still show. RPZFW_LOG_LEVEL=info brings the INFO lines back.
-func quietUnlessAsked() {
+func quietUnlessAsked(log *slog.Logger) *slog.Logger {
 	if os.Getenv("RPZFW_LOG_LEVEL") != "" {
-		return
+		return log
 	}
-	slog.SetDefault(slog.New(minLevel{h: slog.Default().Handler(), min: slog.LevelWarn}))
+	return slog.New(minLevel{h: log.Handler(), min: slog.LevelWarn})
 }
 
 // minLevel drops records below min before they reach h.

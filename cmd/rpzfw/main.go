@@ -65,12 +65,15 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			code = 70
 		}
 	}()
-	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()})))
+	// Commands pass this logger to what they use (see withLogger); it is
+	// also the default, for commands that take it from there.
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()}))
+	slog.SetDefault(log)
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)
 		return 0
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(withLogger(context.Background(), log), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	for _, c := range commands() {
 		if c.name != args[0] {

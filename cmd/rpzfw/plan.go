@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/rpzfw/rpzfw/internal/compile"
 )
@@ -21,7 +20,7 @@ func runPlan(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	prio.parsed(fs)
-	quietUnlessAsked()
+	log := quietUnlessAsked(logger(ctx))
 	if *format != "text" && *format != "json" && *format != "entries" {
 		return fmt.Errorf("%w: --format must be text, json or entries, not %q", errUsage, *format)
 	}
@@ -29,12 +28,12 @@ func runPlan(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opener, err := pf.opener(ctx, pol)
+	opener, err := pf.opener(ctx, pol, log)
 	if err != nil {
 		return err
 	}
 	b := compile.NewBuilder()
-	if err := pol.Load(ctx, b, opener); err != nil {
+	if err := pol.LoadWith(ctx, b, opener, log); err != nil {
 		return err
 	}
 	p, err := b.Compile(s)
@@ -46,7 +45,7 @@ func runPlan(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if p.BlockAll != nil {
-		slog.Warn(p.BlockAll.String() + "; sync refuses it without --allow-block-all")
+		log.Warn(p.BlockAll.String() + "; sync refuses it without --allow-block-all")
 	}
 	switch *format {
 	case "json":

@@ -112,15 +112,16 @@ func (f *policyFlags) policy(zoneArgs []string) (policy.Policy, error) {
 }
 
 // opener fetches the sources of a policy file (unless --offline) and opens
-// their last good copies; plain zone arguments are read directly.
-func (f *policyFlags) opener(ctx context.Context, p policy.Policy) (policy.Opener, error) {
+// their last good copies; plain zone arguments are read directly. What the
+// fetches do goes to log.
+func (f *policyFlags) opener(ctx context.Context, p policy.Policy, log *slog.Logger) (policy.Opener, error) {
 	if f.policyFile == "" {
 		return nil, nil
 	}
 	dir := f.cacheDir
 	if dir == "" {
 		var err error
-		if dir, err = feed.CacheDir(fwsync.DefaultStateDir(), p, slog.Default()); err != nil {
+		if dir, err = feed.CacheDir(fwsync.DefaultStateDir(), p, log); err != nil {
 			return nil, err
 		}
 	}
@@ -128,10 +129,10 @@ func (f *policyFlags) opener(ctx context.Context, p policy.Policy) (policy.Opene
 	if err != nil {
 		return nil, err
 	}
-	m.FetchTimeout = f.fetchTimeout
+	m.FetchTimeout, m.Log = f.fetchTimeout, log
 	if !f.offline {
 		for name, err := range m.RefreshAll(ctx) {
-			slog.Warn("a source could not be refreshed; its last good copy is used", "source", name, "err", err)
+			log.Warn("a source could not be refreshed; its last good copy is used", "source", name, "err", err)
 		}
 	}
 	return m, nil

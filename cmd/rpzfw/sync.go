@@ -106,13 +106,13 @@ func (f *syncFlags) syncer(ctx context.Context, progress fwsync.Progress) (*fwsy
 	})
 }
 
-// progressFor picks one line a step for a terminal, structured logs
-// otherwise.
-func progressFor(w *os.File) fwsync.Progress {
+// progressFor picks one line a step for a terminal, structured logs to
+// log otherwise.
+func progressFor(w *os.File, log *slog.Logger) fwsync.Progress {
 	if fi, err := w.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 		return &fwsync.TermProgress{W: w}
 	}
-	return fwsync.LogProgress{}
+	return fwsync.LogProgress{Log: log}
 }
 
 func runSync(ctx context.Context, args []string, stdout io.Writer) error {
@@ -129,25 +129,26 @@ func syncPolicy(ctx context.Context, args []string, stdout io.Writer, sf *syncFl
 	if err != nil {
 		return err
 	}
+	log := logger(ctx)
 	var prio priorityFlags
 	if prio.parsed(fs); prio.explicit {
-		slog.Warn("--first-priority and --priority-step only number the output of plan and explain; sync numbers rules within --priority-band")
+		log.Warn("--first-priority and --priority-step only number the output of plan and explain; sync numbers rules within --priority-band")
 	}
 	settings, pol, err := pf.resolve(pos)
 	if err != nil {
 		return err
 	}
-	s, err := sf.syncer(ctx, progressFor(os.Stderr))
+	s, err := sf.syncer(ctx, progressFor(os.Stderr, log))
 	if err != nil {
 		return err
 	}
-	opener, err := pf.opener(ctx, pol)
+	opener, err := pf.opener(ctx, pol, log)
 	if err != nil {
 		return err
 	}
 	// Read the sources once; a retry with fewer domains only compiles again.
 	b := compile.NewBuilder()
-	if err := pol.Load(ctx, b, opener); err != nil {
+	if err := pol.LoadWith(ctx, b, opener, log); err != nil {
 		return err
 	}
 	res, err := s.Sync(ctx, func(max int) (*compile.Plan, error) {
@@ -217,7 +218,7 @@ func unsync(ctx context.Context, args []string, stdout io.Writer, sf *syncFlags)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	s, err := sf.syncer(ctx, progressFor(os.Stderr))
+	s, err := sf.syncer(ctx, progressFor(os.Stderr, logger(ctx)))
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -36,6 +37,9 @@ type Config struct {
 	// AllowBlockAll deploys a plan that blocks every name (so does the
 	// policy's own setting).
 	AllowBlockAll bool
+	// Log receives what the emulator and the policy's reading report
+	// (nil: nowhere); the demo's own story goes to its writer.
+	Log *slog.Logger
 }
 
 // DefaultNames show every outcome of the sample policy.
@@ -51,7 +55,7 @@ func Run(ctx context.Context, w io.Writer, cfg Config) error {
 	defer cancel()
 	fmt.Fprintln(w, "1. Starting the DNS Firewall emulator (a local Route 53 Resolver DNS Firewall).")
 	emu, err := emulator.Serve(ctx, emulator.ServeConfig{
-		Config:  emulator.Config{Settle: cfg.Settle, Faults: emulator.Faults{ThrottleRPS: 5}},
+		Config:  emulator.Config{Settle: cfg.Settle, Faults: emulator.Faults{ThrottleRPS: 5}, Log: cfg.Log},
 		APIAddr: "127.0.0.1:0", DNSAddr: "127.0.0.1:0",
 	})
 	if err != nil {
@@ -85,7 +89,7 @@ func Run(ctx context.Context, w io.Writer, cfg Config) error {
 		return err
 	}
 	b, ref := compile.NewBuilder(), compile.NewReference()
-	if err := cfg.Policy.Load(ctx, policy.Tee(b, ref), nil); err != nil {
+	if err := cfg.Policy.LoadWith(ctx, policy.Tee(b, ref), nil, cfg.Log); err != nil {
 		return err
 	}
 	var plan *compile.Plan

@@ -54,6 +54,8 @@ type Config struct {
 	StatePath string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Log receives what the emulator reports (failed state saves and
+	// query log writes); nil: nowhere.
 	Log *slog.Logger
 }
 
@@ -125,7 +127,7 @@ func New(cfg Config) (*Emulator, error) {
 	}
 	e.now = func() time.Time { return base().Add(time.Duration(e.offset.Load())) }
 	if e.log == nil {
-		e.log = slog.Default()
+		e.log = slog.New(slog.DiscardHandler)
 	}
 	e.faults = &faultState{now: e.now}
 	e.faults.set(cfg.Faults)

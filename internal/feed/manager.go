@@ -68,7 +68,9 @@ type Manager struct {
 	Policy policy.Policy
 	HTTP   *http.Client
 	Now    func() time.Time
-	Log    *slog.Logger
+	// Log receives what the manager does: updates, failures, held
+	// shrinks, slow fetches (nil: nowhere).
+	Log *slog.Logger
 	// FetchTimeout bounds one fetch (zero: DefaultFetchTimeout); a fetch
 	// that runs longer fails and the last good copy is kept.
 	FetchTimeout time.Duration
@@ -88,8 +90,16 @@ func NewManager(dir string, p policy.Policy) (*Manager, error) {
 		return nil, fmt.Errorf("feed cache: %w", err)
 	}
 	// No client timeout: each fetch is bounded by FetchTimeout instead.
-	return &Manager{Dir: dir, Policy: p, HTTP: &http.Client{}, Now: time.Now, Log: slog.Default(),
+	return &Manager{Dir: dir, Policy: p, HTTP: &http.Client{}, Now: time.Now, Log: slog.New(slog.DiscardHandler),
 		locks: map[string]*sync.Mutex{}, trigger: make(chan string, 16)}, nil
+}
+
+// log is m.Log, or a logger that discards when it is nil.
+func (m *Manager) log() *slog.Logger {
+	if m.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return m.Log
 }
 
 func (m *Manager) source(name string) (policy.SourceSpec, error) {
@@ -167,7 +177,7 @@ func (m *Manager) loadStatus(s policy.SourceSpec) (Status, error) {
 		return st, fmt.Errorf("the feed status is missing and the last good copy does not parse (%v): remove %s to fetch the source afresh", err, m.path(s.Name, ".good"))
 	}
 	st.Records = n
-	m.Log.Info("rebuilt a missing feed status from the last good copy", "source", s.Name, "records", n)
+	m.log().Info("rebuilt a missing feed status from the last good copy", "source", s.Name, "records", n)
 	return st, nil
 }
 
@@ -247,7 +257,7 @@ func (m *Manager) Refresh(ctx context.Context, name string) (bool, error) {
 	took := time.Since(start)
 	if err != nil {
 		st.LastError = err.Error()
-		m.Log.Warn("fetching a source failed; keeping its last good copy", "source", name, "err", err)
+		m.log().Warn("fetching a source failed; keeping its last good copy", "source", name, "err", err)
 		return false, errors.Join(fmt.Errorf("source %s: %w", name, err), m.saveStatus(st))
 	}
 	if f.refresh > 0 {
@@ -263,7 +273,7 @@ func (m *Manager) Refresh(ctx context.Context, name string) (bool, error) {
 	n, perr := countRecords(s, f.body)
 	if perr != nil {
 		st.LastError = "the new copy does not parse: " + perr.Error()
-		m.Log.Warn("a source's new copy does not parse; keeping the last good copy", "source", name, "err", perr)
+		m.log().Warn("a source's new copy does not parse; keeping the last good copy", "source", name, "err", perr)
 		return false, errors.Join(fmt.Errorf("source %s: %s", name, st.LastError), m.saveStatus(st))
 	}
 	if _, statErr := os.Stat(m.path(name, ".good")); statErr == nil && st.Held == nil {
@@ -275,13 +285,13 @@ func (m *Manager) Refresh(ctx context.Context, name string) (bool, error) {
 			}
 			st.Held = &Held{Records: n, Since: m.Now(), Reason: reason, Serial: f.serial, ETag: f.etag}
 			st.LastError = "update held: " + reason + "; run 'rpzfw feeds accept " + name + "' to use it"
-			m.Log.Warn("a source shrank sharply; holding the update until it is accepted", "source", name, "from", st.Records, "to", n)
+			m.log().Warn("a source shrank sharply; holding the update until it is accepted", "source", name, "from", st.Records, "to", n)
 			return false, m.saveStatus(st)
 		}
 	} else if st.Held != nil && n >= st.Held.Records && float64(n) >= (1-m.Policy.MaxShrink)*float64(st.Records) {
 		st.Held = nil // the source recovered on its own
 		if err := os.Remove(m.path(name, ".held")); err != nil && !errors.Is(err, os.ErrNotExist) {
-			m.Log.Warn("removing a held update that is no longer needed", "source", name, "err", err)
+			m.log().Warn("removing a held update that is no longer needed", "source", name, "err", err)
 		}
 	} else if st.Held != nil {
 		if err := m.write(m.path(name, ".held"), f.body); err != nil {
@@ -296,7 +306,7 @@ func (m *Manager) Refresh(ctx context.Context, name string) (bool, error) {
 	st.Records, st.Serial, st.ETag, st.LastModified = n, f.serial, f.etag, f.mod
 	st.LastSuccess, st.LastError, st.Bytes, st.Took, st.Transfer = m.Now(), "", f.bytes, took, f.transfer
 	st.FileSize, st.FileMod = f.fileSize, f.fileMod
-	m.Log.Info("source updated", "source", name, "records", n, "bytes", f.bytes, "took", took.Round(time.Millisecond), "how", f.transfer)
+	m.log().Info("source updated", "source", name, "records", n, "bytes", f.bytes, "took", took.Round(time.Millisecond), "how", f.transfer)
 	return true, m.saveStatus(st)
 }
 
@@ -314,7 +324,7 @@ func (m *Manager) fetch(ctx context.Context, s policy.SourceSpec, st Status) (fe
 	fctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	warn := time.AfterFunc(slow, func() {
-		m.Log.Warn("still waiting for a source", "source", s.Name, "waiting_for", waitingFor(s), "for", slow, "gives_up_after", timeout)
+		m.log().Warn("still waiting for a source", "source", s.Name, "waiting_for", waitingFor(s), "for", slow, "gives_up_after", timeout)
 	})
 	defer warn.Stop()
 	var f fetched

@@ -32,7 +32,7 @@ func (m *Manager) ListenNotify(ctx context.Context, addr string) (string, error)
 		name, err := m.acceptNotify(w, r)
 		if err != nil {
 			reply.Rcode = dns.RcodeRefused
-			m.Log.Warn("refused a NOTIFY", "from", w.RemoteAddr().String(), "why", err)
+			m.log().Warn("refused a NOTIFY", "from", w.RemoteAddr().String(), "why", err)
 		} else {
 			reply.Authoritative = true
 		}

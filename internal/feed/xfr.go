@@ -33,7 +33,7 @@ func (m *Manager) fetchZone(ctx context.Context, s policy.SourceSpec, st Status)
 				errs = append(errs, fmt.Sprintf("%s: %v", primary, err))
 				continue
 			}
-			m.Log.Info("IXFR not possible; falling back to AXFR", "source", s.Name, "primary", primary, "why", err)
+			m.log().Info("IXFR not possible; falling back to AXFR", "source", s.Name, "primary", primary, "why", err)
 		}
 		f, err := axfr(ctx, s, primary)
 		if err == nil {

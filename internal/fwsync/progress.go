@@ -16,14 +16,25 @@ type Progress interface {
 	Note(msg string, args ...any)
 }
 
-// LogProgress writes structured logs (for services and pipes).
-type LogProgress struct{}
-
-func (LogProgress) Step(i, n int, s Step) {
-	slog.Info("sync step", "step", i, "of", n, "phase", s.Phase, "do", s.Describe())
+// LogProgress writes structured logs (for services and pipes) to Log.
+// Its zero value, which has no Log, writes to slog.Default(), as it did
+// before it took one.
+type LogProgress struct {
+	Log *slog.Logger
 }
 
-func (LogProgress) Note(msg string, args ...any) { slog.Info(msg, args...) }
+func (p LogProgress) logger() *slog.Logger {
+	if p.Log == nil {
+		return slog.Default()
+	}
+	return p.Log
+}
+
+func (p LogProgress) Step(i, n int, s Step) {
+	p.logger().Info("sync step", "step", i, "of", n, "phase", s.Phase, "do", s.Describe())
+}
+
+func (p LogProgress) Note(msg string, args ...any) { p.logger().Info(msg, args...) }
 
 // TermProgress writes one line a step, for a person at a terminal.
 type TermProgress struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"sync/atomic"
 	"time"
@@ -49,7 +50,11 @@ type Config struct {
 	// without it such a sync stops, since an empty or truncated source is
 	// far likelier than a policy that lost most of itself.
 	AllowShrink bool
-	Progress    Progress
+	// Progress hears each step and note; nil: LogProgress to Log.
+	Progress Progress
+	// Log receives the steps and notes when Progress is nil (nil: see
+	// LogProgress).
+	Log *slog.Logger
 	// AfterCall runs after every API call; an error it returns stops the
 	// sync (tests use it to inspect the firewall and to crash on purpose).
 	AfterCall func(op string, err error) error
@@ -100,7 +105,7 @@ func New(api API, store StateStore, staging Staging, quota QuotaSource, cfg Conf
 		cfg.PollMax = 5 * time.Second
 	}
 	if cfg.Progress == nil {
-		cfg.Progress = LogProgress{}
+		cfg.Progress = LogProgress{Log: cfg.Log}
 	}
 	s := &Syncer{cfg: cfg, api: api, store: store, staging: staging, quota: quota}
 	lim := cfg.Limiter

@@ -137,8 +137,19 @@ func (s *sizeHint) Read(p []byte) (int, error) {
 
 // Load reads every source of p into sink, in precedence order, through
 // open (nil: files only). A source that cannot be read or parsed fails the
-// whole load: a half-read policy is never compiled.
+// whole load: a half-read policy is never compiled. It logs each source
+// read to slog.Default(), for callers that have no logger of their own;
+// LoadWith takes one.
 func (p Policy) Load(ctx context.Context, sink Sink, open Opener) error {
+	return p.LoadWith(ctx, sink, open, slog.Default())
+}
+
+// LoadWith is Load, logging each source read (records, time taken) to log
+// at info level (nil: nowhere).
+func (p Policy) LoadWith(ctx context.Context, sink Sink, open Opener, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if open == nil {
 		open = FileOpener{}
 	}
@@ -153,19 +164,19 @@ func (p Policy) Load(ctx context.Context, sink Sink, open Opener) error {
 		if l.spec.empty() {
 			continue
 		}
-		if err := loadList(ctx, sink, l.name, l.spec, l.allow); err != nil {
+		if err := loadList(ctx, log, sink, l.name, l.spec, l.allow); err != nil {
 			return err
 		}
 	}
 	for _, s := range p.Sources {
-		if err := loadSource(ctx, sink, open, s); err != nil {
+		if err := loadSource(ctx, log, sink, open, s); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func loadList(ctx context.Context, sink Sink, name string, l ListSpec, allow bool) error {
+func loadList(ctx context.Context, log *slog.Logger, sink Sink, name string, l ListSpec, allow bool) error {
 	file := l.File
 	if file == "" {
 		file = name
@@ -187,7 +198,7 @@ func loadList(ctx context.Context, sink Sink, name string, l ListSpec, allow boo
 		}
 		return nil
 	}
-	return timed(ctx, file, func() (int, error) {
+	return timed(ctx, log, file, func() (int, error) {
 		f, err := openCapped(l.File, l.MaxSize)
 		if err != nil {
 			return 0, fmt.Errorf("opening %s: %w", name, err)
@@ -197,7 +208,7 @@ func loadList(ctx context.Context, sink Sink, name string, l ListSpec, allow boo
 	})
 }
 
-func loadSource(ctx context.Context, sink Sink, open Opener, s SourceSpec) error {
+func loadSource(ctx context.Context, log *slog.Logger, sink Sink, open Opener, s SourceSpec) error {
 	rc, err := open.Open(ctx, s)
 	if err != nil {
 		return err
@@ -230,7 +241,7 @@ func loadSource(ctx context.Context, sink Sink, open Opener, s SourceSpec) error
 	if err != nil {
 		return err
 	}
-	return timed(ctx, file, func() (int, error) {
+	return timed(ctx, log, file, func() (int, error) {
 		add := func(r rpz.Record) error { sink.Add(idx, r); return nil }
 		if kind == compile.KindList {
 			return rpz.ReadList(br, file, add)
@@ -240,7 +251,7 @@ func loadSource(ctx context.Context, sink Sink, open Opener, s SourceSpec) error
 }
 
 // timed runs read and logs how much it read and how long it took.
-func timed(ctx context.Context, file string, read func() (int, error)) error {
+func timed(ctx context.Context, log *slog.Logger, file string, read func() (int, error)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -249,6 +260,6 @@ func timed(ctx context.Context, file string, read func() (int, error)) error {
 	if err != nil {
 		return err
 	}
-	slog.InfoContext(ctx, "read source", "file", file, "records", n, "took", time.Since(start).Round(time.Millisecond))
+	log.InfoContext(ctx, "read source", "file", file, "records", n, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
