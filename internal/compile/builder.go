@@ -210,5 +210,26 @@ func (b *Builder) prepare() error {
 		i = j
 	}
 	b.trigs = slices.Clip(out)
+	b.relayNames()
 	return nil
+}
+
+// relayNames copies the names into a new arena in the records' (sorted)
+// order, one copy for records of the same name. Every later pass reads
+// names in that order: from the old arena, in order of arrival, each read
+// was a cache miss.
+func (b *Builder) relayNames() {
+	var arena nameArena
+	prev := ""
+	for i := range b.trigs {
+		t := &b.trigs[i]
+		name := t.name(b.names)
+		if i > 0 && name == prev {
+			t.off = b.trigs[i-1].off
+			continue
+		}
+		prev = name
+		t.off, _ = arena.add(name) // never more than the old arena held
+	}
+	b.arena, b.names = arena, arena.view()
 }
