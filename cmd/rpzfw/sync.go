@@ -9,12 +9,11 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
-
 	"github.com/rpzfw/rpzfw/internal/awsclient"
-	"github.com/rpzfw/rpzfw/internal/compile"
+	"github.com/rpzfw/rpzfw/internal/device"
 	"github.com/rpzfw/rpzfw/internal/fsutil"
 	"github.com/rpzfw/rpzfw/internal/fwsync"
+	"github.com/rpzfw/rpzfw/internal/store"
 )
 
 // syncFlags are the flags of sync and unsync: where the rule group is and
@@ -75,35 +74,26 @@ func (f *syncFlags) syncer(ctx context.Context, progress fwsync.Progress) (*fwsy
 	if f.aws.Region == "" {
 		return nil, fmt.Errorf("%w: --region is required (or set AWS_REGION)", errUsage)
 	}
-	band, err := fwsync.ParseBand(f.band)
-	if err != nil {
+	if _, err := fwsync.ParseBand(f.band); err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	cfg, err := awsclient.Config(ctx, f.aws)
+	cl, err := device.NewClients(ctx, f.aws)
 	if err != nil {
 		return nil, err
 	}
-	api := awsclient.Resolver(cfg, f.aws)
-	var staging fwsync.Staging
+	cfg := device.SyncerConfig{RateLimit: f.rate, DryRun: f.dryRun, AllowShrink: f.allowShrink, Progress: progress,
+		Quota: fwsync.ServiceQuotas{API: cl.Quotas}}
 	if f.stagingBucket != "" {
-		staging = fwsync.S3Staging{API: awsclient.S3(cfg, f.s3Endpoint), Bucket: f.stagingBucket}
+		cfg.Staging = fwsync.S3Staging{API: awsclient.S3(cl.Config, f.s3Endpoint), Bucket: f.stagingBucket}
 	}
-	var quota fwsync.QuotaSource = fwsync.ServiceQuotas{API: servicequotas.NewFromConfig(cfg, func(o *servicequotas.Options) {
-		if f.aws.Endpoint != "" {
-			o.BaseEndpoint = &f.aws.Endpoint
-		}
-	})}
 	if f.quota > 0 {
-		quota = fwsync.FixedQuota(f.quota)
+		cfg.Quota = fwsync.FixedQuota(f.quota)
 	}
-	device := f.device
-	if device == "" {
-		device = f.ruleGroup
-	}
-	store := fwsync.FileStore{Dir: filepath.Join(f.stateDir, device)}
-	return fwsync.New(api, store, staging, quota, fwsync.Config{
-		RuleGroupID: f.ruleGroup, Device: device, Band: band, RateLimit: f.rate, DryRun: f.dryRun, AllowShrink: f.allowShrink, Progress: progress,
-	})
+	// A device of the command line is named by --device, else by its rule
+	// group; the name is also its state directory.
+	d := store.Device{Nickname: f.device, RuleGroupID: f.ruleGroup, PriorityBand: f.band}
+	cfg.State = fwsync.FileStore{Dir: filepath.Join(f.stateDir, device.Name(d))}
+	return device.NewSyncer(cl.Resolver, d, cfg)
 }
 
 // progressFor picks one line a step for a terminal, structured logs to
@@ -147,22 +137,12 @@ func syncPolicy(ctx context.Context, args []string, stdout io.Writer, sf *syncFl
 		return err
 	}
 	// Read the sources once; a retry with fewer domains only compiles again.
-	b := compile.NewBuilder()
-	if err := pol.LoadWith(ctx, b, opener, log); err != nil {
+	loaded, err := device.LoadPolicy(ctx, pol, opener, log)
+	if err != nil {
 		return err
 	}
-	res, err := s.Sync(ctx, func(max int) (*compile.Plan, error) {
-		st := settings
-		st.MaxDomains = max
-		p, err := b.Compile(st)
-		if err != nil {
-			return nil, err
-		}
-		if err := p.CheckBlockAll(pf.blockAllAllowed(pol)); err != nil {
-			return nil, err
-		}
-		return p, nil
-	}, settings.MaxDomains)
+	loaded.AllowBlockAll = pf.blockAllAllowed(pol)
+	res, err := s.Sync(ctx, loaded.CompileFunc(settings), settings.MaxDomains)
 	return sf.report(stdout, res, err)
 }
 

@@ -6,9 +6,9 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"hash"
 	"io"
+	"log/slog"
 	"sync"
 
 	"github.com/rpzfw/rpzfw/internal/compile"
@@ -34,19 +34,20 @@ type Loaded struct {
 	plans map[compile.Settings]*compile.Plan
 }
 
-// LoadPolicy reads every source of p through open (nil: files only).
-// A source without a good copy is ErrFeedUnavailable; any other problem
-// is ErrPolicy.
-func LoadPolicy(ctx context.Context, p policy.Policy, open policy.Opener) (*Loaded, error) {
+// LoadPolicy reads every source of p through open (nil: files only),
+// logging what it read to log. A source without a good copy is
+// ErrFeedUnavailable; any other problem is ErrPolicy. Errors keep the
+// policy reader's words (file, line and what is wrong).
+func LoadPolicy(ctx context.Context, p policy.Policy, open policy.Opener, log *slog.Logger) (*Loaded, error) {
 	b := compile.NewBuilder()
 	if open != nil {
 		open = feedOpener{open}
 	}
-	if err := p.Load(ctx, b, open); err != nil {
+	if err := p.LoadWith(ctx, b, open, log); err != nil {
 		if ctx.Err() != nil || errors.Is(err, ErrFeedUnavailable) {
 			return nil, err
 		}
-		return nil, mark(ErrPolicy, fmt.Errorf("reading policy %s: %w", p.Name, err))
+		return nil, mark(ErrPolicy, err)
 	}
 	return &Loaded{AllowBlockAll: p.AllowBlockAll, b: b, plans: map[compile.Settings]*compile.Plan{}}, nil
 }
@@ -73,7 +74,7 @@ func (l *Loaded) Compile(s compile.Settings) (*compile.Plan, error) {
 	if !ok {
 		var err error
 		if p, err = l.b.Compile(s); err != nil {
-			return nil, mark(ErrPolicy, fmt.Errorf("compiling the policy: %w", err))
+			return nil, mark(ErrPolicy, err)
 		}
 		if len(l.plans) >= maxMemo {
 			clear(l.plans)

@@ -41,7 +41,7 @@ func writeFile(t *testing.T, dir, name, body string) string {
 func loadInline(t *testing.T, allowBlockAll bool, block ...string) *Loaded {
 	t.Helper()
 	p := policy.Policy{Name: "t", Block: policy.ListSpec{Domains: block}, AllowBlockAll: allowBlockAll}
-	l, err := LoadPolicy(context.Background(), p, nil)
+	l, err := LoadPolicy(context.Background(), p, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,11 +90,11 @@ func TestCompileRefusesBlockAllUnlessAllowed(t *testing.T) {
 func TestLoadErrorsAreClassified(t *testing.T) {
 	dir := t.TempDir()
 	bad := writeFile(t, dir, "bad.rpz", "$ORIGIN x.\nthis is not a zone\n")
-	_, err := LoadPolicy(context.Background(), policy.Policy{Name: "p", Sources: []policy.SourceSpec{{Name: "s", Kind: policy.KindFile, Path: bad}}}, nil)
+	_, err := LoadPolicy(context.Background(), policy.Policy{Name: "p", Sources: []policy.SourceSpec{{Name: "s", Kind: policy.KindFile, Path: bad}}}, nil, nil)
 	if !errors.Is(err, ErrPolicy) {
 		t.Errorf("a zone that does not parse: want ErrPolicy, got %v", err)
 	}
-	_, err = LoadPolicy(context.Background(), policy.Policy{Name: "p", Sources: []policy.SourceSpec{{Name: "s", Kind: policy.KindHTTPS, URL: "https://x.test/z"}}}, failingOpener{})
+	_, err = LoadPolicy(context.Background(), policy.Policy{Name: "p", Sources: []policy.SourceSpec{{Name: "s", Kind: policy.KindHTTPS, URL: "https://x.test/z"}}}, failingOpener{}, nil)
 	if !errors.Is(err, ErrFeedUnavailable) || errors.Is(err, ErrPolicy) {
 		t.Errorf("a source without a good copy: want ErrFeedUnavailable only, got %v", err)
 	}
@@ -111,7 +111,7 @@ func TestPlanSummary(t *testing.T) {
 	writeFile(t, dir, "zone.rpz", sampleZone)
 	p := policy.Policy{Name: "p", Block: policy.ListSpec{Domains: []string{"x.example", "y.example", "z.example"}},
 		Sources: []policy.SourceSpec{{Name: "feed", Kind: policy.KindFile, Path: filepath.Join(dir, "zone.rpz")}}}
-	l, err := LoadPolicy(context.Background(), p, nil)
+	l, err := LoadPolicy(context.Background(), p, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package device
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -103,9 +104,12 @@ func (p *Policies) Load(ctx context.Context, sp store.Policy) (*Loaded, error) {
 		}
 	}
 	e.stale.Store(false) // a change from here on is read next time
-	l, err := LoadPolicy(ctx, e.pol, e.mgr)
+	l, err := LoadPolicy(ctx, e.pol, e.mgr, e.mgr.Log)
 	if err != nil {
 		e.loaded = nil
+		if errors.Is(err, ErrFeedUnavailable) || errors.Is(err, ErrPolicy) {
+			return nil, fmt.Errorf("policy %s: %w", sp.Name, err)
+		}
 		return nil, err
 	}
 	e.loaded = l
