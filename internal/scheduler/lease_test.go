@@ -2,10 +2,14 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	r53r "github.com/aws/aws-sdk-go-v2/service/route53resolver"
 
 	"github.com/rpzfw/rpzfw/internal/store"
 )
@@ -116,5 +120,56 @@ func TestLostLeaseIsDropped(t *testing.T) {
 	waitTicks(a, 5)
 	if len(runs(e, d)) != before {
 		t.Fatalf("a synced a device whose lease it lost:%s", describeRuns(runs(e, d)))
+	}
+}
+
+// Remove runs from any instance, but not beside another instance's
+// running sync of the device; keep_rules leaves the rules in place.
+func TestRemoveBesideAnotherInstance(t *testing.T) {
+	e := newEnv(t)
+	e.writeFile("zone.rpz", zone)
+	e.createPolicy("p", policyDoc)
+	group := e.ruleGroup("g")
+	a := e.start(nil)
+	d := e.createDevice("edge", "p", group)
+	a.Wake()
+	e.waitStatus(d, "synced", inSync)
+	d, _ = e.store.DeviceByID(e.ctx, d.ID)
+	// Another instance holds the lease and is syncing the device.
+	e.reg = nil
+	other, err := New(e.config("other", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := a.leaseKey(d)
+	if err := a.Shutdown(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.store.AcquireLease(e.ctx, key, "busy", time.Now(), time.Hour); err != nil || !ok {
+		t.Fatalf("lease: %v %v", ok, err)
+	}
+	st, _ := e.store.GetStatus(e.ctx, d.ID)
+	st.State = store.StateSyncing
+	if err := e.store.PutStatus(e.ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Remove(e.ctx, d, false); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("remove beside a running sync: %v", err)
+	}
+	// Once that sync is over, the removal goes ahead; keep_rules leaves
+	// the rule group as it is.
+	st.State = store.StateInSync
+	if err := e.store.PutStatus(e.ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Remove(e.ctx, d, true); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.api.ListFirewallRules(e.ctx, &r53r.ListFirewallRulesInput{FirewallRuleGroupId: aws.String(group)})
+	if err != nil || len(out.FirewallRules) == 0 {
+		t.Fatalf("keep_rules removed the rules: %v %v", out, err)
+	}
+	if _, err := e.store.DeviceByID(e.ctx, d.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the device is still there: %v", err)
 	}
 }

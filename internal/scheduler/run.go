@@ -63,7 +63,7 @@ func (s *Scheduler) runSync(ctx context.Context, g *group, d store.Device, st st
 	syncing := st
 	syncing.State, syncing.SyncRequested = store.StateSyncing, false
 	if err := s.cfg.Store.PutStatus(ctx, syncing); err != nil {
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && !errors.Is(err, store.ErrNotFound) { // not deleted meanwhile
 			log.Warn("storing the syncing state failed; not syncing now", "err", err)
 		}
 		return
