@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"strings"
 	"time"
 
 	"github.com/rpzfw/rpzfw/internal/store"
@@ -112,6 +113,26 @@ func skippable(trigger string, d store.Device, st store.Status) bool {
 	switch trigger {
 	case TriggerPolicy, TriggerFeed, TriggerStart:
 		return st.State == store.StateInSync && d.Generation == st.SyncedGeneration && st.PlanHash != ""
+	}
+	return false
+}
+
+// shrinkOverride ends the error of a sync the shrink guard stopped: it says
+// how to go ahead, and marks the error for allowShrink.
+const shrinkOverride = " [in the service: 'sync now' deploys it all the same]"
+
+// allowShrink says whether a sync may remove more than half of what is
+// deployed: when a person changed what the device holds (its settings or
+// its policy), or pressed "sync now" after the shrink guard stopped a
+// sync. A shrink from a source, a reconcile or a retry still stops: a
+// broken or empty source is likelier than a policy that lost most of
+// itself.
+func allowShrink(trigger string, st store.Status) bool {
+	switch trigger {
+	case TriggerDevice, TriggerPolicy:
+		return true
+	case TriggerManual:
+		return strings.HasSuffix(st.Error, shrinkOverride)
 	}
 	return false
 }

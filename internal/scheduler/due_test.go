@@ -90,3 +90,25 @@ func TestSkippable(t *testing.T) {
 		t.Error("skipped although the device is in error")
 	}
 }
+
+func TestAllowShrink(t *testing.T) {
+	refused := store.Status{State: store.StateError, Error: "the new plan holds 1 domains where 13 are deployed" + shrinkOverride}
+	for _, tc := range []struct {
+		trigger string
+		st      store.Status
+		want    bool
+	}{
+		{TriggerDevice, store.Status{}, true},
+		{TriggerPolicy, store.Status{}, true},
+		{TriggerManual, refused, true},
+		{TriggerManual, store.Status{State: store.StateError, Error: "access denied"}, false},
+		{TriggerFeed, refused, false},
+		{TriggerReconcile, store.Status{}, false},
+		{TriggerRetry, refused, false},
+		{TriggerStart, store.Status{}, false},
+	} {
+		if got := allowShrink(tc.trigger, tc.st); got != tc.want {
+			t.Errorf("%s after %q: %v", tc.trigger, tc.st.Error, got)
+		}
+	}
+}

@@ -99,7 +99,7 @@ func (s *Scheduler) attempt(ctx context.Context, g *group, d store.Device, st st
 		s.recheckAccount(ctx, d)
 	}
 	cfg := device.SyncerConfig{State: s.cfg.Store.SyncState(d.ID), Limiter: g.lim, Quota: fwsync.ServiceQuotas{API: cl.Quotas},
-		Log: s.log.With("org", d.OrgID), PollInitial: s.cfg.SettlePoll}
+		Log: s.log.With("org", d.OrgID), PollInitial: s.cfg.SettlePoll, AllowShrink: allowShrink(trigger, st)}
 	if left, err := device.LeaveOldGroup(ctx, cl.Resolver, d, cfg); err != nil {
 		return outcome{err: err}
 	} else if left != "" {
@@ -231,6 +231,9 @@ func (s *Scheduler) failed(st *store.Status, d store.Device, err error) {
 	now := s.cfg.Now()
 	class := Classify(err)
 	st.State, st.Error, st.ErrorHard = store.StateError, err.Error(), class == Hard
+	if errors.Is(err, fwsync.ErrShrink) {
+		st.Error += shrinkOverride
+	}
 	st.LastSyncAt, st.LastSyncResult = now, store.ResultError
 	if class == Hard {
 		st.Retries, st.NextAttempt = 0, time.Time{}

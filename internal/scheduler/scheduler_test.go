@@ -179,3 +179,40 @@ func TestThrottlingEndsInSync(t *testing.T) {
 	}
 	e.waitResolve("malware.example", "NXDOMAIN")
 }
+
+// The shrink guard stops a source that lost most of the firewall; "sync
+// now" deploys it all the same, and an edit of the policy is never
+// stopped by it.
+func TestShrinkGuard(t *testing.T) {
+	e := newEnv(t)
+	e.writeFile("zone.rpz", zone)
+	doc := `{"max_shrink": "100%", "block_list": ["blocked.example"], "sources": [{"name": "feed", "kind": "file", "path": "zone.rpz", "refresh": "1s"}]}`
+	e.createPolicy("p", doc)
+	e.start(nil)
+	d := e.createDevice("edge", "p", e.ruleGroup("g"))
+	e.sched.Wake()
+	e.waitStatus(d, "first sync", inSync)
+
+	e.writeFile("zone.rpz", "$ORIGIN rpz.test.\n@ SOA ns. admin. 2 3600 600 86400 60\n@ NS ns.\n")
+	st := e.waitStatus(d, "feed emptied", func(st store.Status) bool { return st.State == store.StateError })
+	if !st.ErrorHard || !strings.HasSuffix(st.Error, shrinkOverride) {
+		t.Fatalf("status: %+v", st)
+	}
+	if got := e.resolve("malware.example"); got != "NXDOMAIN" {
+		t.Fatalf("the guard let the firewall shrink: %s", got)
+	}
+	if err := e.store.RequestSync(e.ctx, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.sched.Wake()
+	e.waitStatus(d, "sync now", func(st store.Status) bool { return inSync(st) && st.PlanDomains == 1 })
+	e.waitResolve("malware.example", "NOERROR "+emulator.SyntheticA.String())
+
+	// An edit that shrinks the plan is what the person wants.
+	e.writeFile("zone.rpz", zone)
+	e.waitStatus(d, "feed back", func(st store.Status) bool { return inSync(st) && st.PlanDomains == 5 })
+	e.updatePolicy("p", `{"block_list": ["only.example"]}`)
+	e.sched.Wake()
+	e.waitStatus(d, "shrinking edit", func(st store.Status) bool { return inSync(st) && st.PlanDomains == 1 })
+	e.waitResolve("only.example", "NXDOMAIN")
+}
