@@ -123,16 +123,14 @@ const shrinkOverride = " [in the service: 'sync now' deploys it all the same]"
 
 // allowShrink says whether a sync may remove more than half of what is
 // deployed: when a person changed what the device holds (its settings or
-// its policy), or pressed "sync now" after the shrink guard stopped a
-// sync. A shrink from a source, a reconcile or a retry still stops: a
-// broken or empty source is likelier than a policy that lost most of
-// itself.
-func allowShrink(trigger string, st store.Status) bool {
-	switch trigger {
-	case TriggerDevice, TriggerPolicy:
+// its policy changed since the last success, whatever the trigger of this
+// sync: a retry or a resumed sync carries the edit too), or pressed "sync
+// now" after the shrink guard stopped a sync. A shrink from a source
+// alone still stops: a broken or empty source is likelier than a policy
+// that lost most of itself.
+func allowShrink(trigger string, d store.Device, policyVersion int64, st store.Status) bool {
+	if d.Generation != st.SyncedGeneration || policyVersion != st.SyncedPolicyVersion {
 		return true
-	case TriggerManual:
-		return strings.HasSuffix(st.Error, shrinkOverride)
 	}
-	return false
+	return trigger == TriggerManual && strings.HasSuffix(st.Error, shrinkOverride)
 }

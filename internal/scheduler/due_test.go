@@ -92,23 +92,30 @@ func TestSkippable(t *testing.T) {
 }
 
 func TestAllowShrink(t *testing.T) {
-	refused := store.Status{State: store.StateError, Error: "the new plan holds 1 domains where 13 are deployed" + shrinkOverride}
+	synced := store.Status{State: store.StateInSync, SyncedGeneration: 2, SyncedPolicyVersion: 7}
+	refused := synced
+	refused.State, refused.Error = store.StateError, "the new plan holds 1 domains where 13 are deployed"+shrinkOverride
+	d := store.Device{Generation: 2}
 	for _, tc := range []struct {
+		name    string
 		trigger string
+		d       store.Device
+		version int64
 		st      store.Status
 		want    bool
 	}{
-		{TriggerDevice, store.Status{}, true},
-		{TriggerPolicy, store.Status{}, true},
-		{TriggerManual, refused, true},
-		{TriggerManual, store.Status{State: store.StateError, Error: "access denied"}, false},
-		{TriggerFeed, refused, false},
-		{TriggerReconcile, store.Status{}, false},
-		{TriggerRetry, refused, false},
-		{TriggerStart, store.Status{}, false},
+		{"device edited", TriggerDevice, store.Device{Generation: 3}, 7, synced, true},
+		{"policy edited", TriggerPolicy, d, 8, synced, true},
+		{"edit resumed", TriggerResume, d, 8, synced, true},
+		{"edit retried", TriggerRetry, store.Device{Generation: 3}, 7, refused, true},
+		{"sync now after the guard", TriggerManual, d, 7, refused, true},
+		{"sync now after something else", TriggerManual, d, 7, store.Status{SyncedGeneration: 2, SyncedPolicyVersion: 7, Error: "access denied"}, false},
+		{"a source shrank", TriggerFeed, d, 7, synced, false},
+		{"reconcile", TriggerReconcile, d, 7, synced, false},
+		{"retry of a source's shrink", TriggerRetry, d, 7, refused, false},
 	} {
-		if got := allowShrink(tc.trigger, tc.st); got != tc.want {
-			t.Errorf("%s after %q: %v", tc.trigger, tc.st.Error, got)
+		if got := allowShrink(tc.trigger, tc.d, tc.version, tc.st); got != tc.want {
+			t.Errorf("%s: %v", tc.name, got)
 		}
 	}
 }
