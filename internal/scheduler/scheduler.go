@@ -12,7 +12,10 @@
 // of its policy changed, when a sync stopped half way, on first sight by
 // this instance, and every Reconcile. Soft errors are retried with
 // exponential backoff; hard errors wait for a change or "sync now" (see
-// Classify). What this instance last tried for a device is kept in memory:
+// Classify). The shrink guard stops a sync that would remove most of what
+// is deployed unless the device or its policy changed since its last
+// success, or "sync now" follows the refusal (allowShrink). What this
+// instance last tried for a device is kept in memory:
 // after a restart a hard-failed device is tried again only if it changed
 // since its last success.
 package scheduler
