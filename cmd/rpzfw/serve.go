@@ -111,10 +111,14 @@ func printWelcome(w io.Writer, svc *service.Service) {
 	fmt.Fprintf(w, "rpzfw is serving at %s\n", svc.URL)
 	if svc.FirstToken != "" {
 		fmt.Fprintf(w, "\nAn admin API token was made for organization %q (shown once; also in %s):\n\n    %s\n", svc.Org.Name, svc.TokenFile(), svc.FirstToken)
-	} else {
+	} else if _, err := os.Stat(svc.TokenFile()); err == nil {
 		fmt.Fprintf(w, "API token: the one made on first start is in %s; 'rpzfw admin token create --name NAME' makes more.\n", svc.TokenFile())
+	} else {
+		fmt.Fprintln(w, "API token: the organization has tokens already (made by another instance, or with 'rpzfw admin token create --name NAME').")
 	}
-	fmt.Fprintf(w, "\nTry it:\n\n    curl -s -H \"Authorization: Bearer $(cat %s)\" %s/api/v1/devices\n", svc.TokenFile(), svc.URL)
+	if _, err := os.Stat(svc.TokenFile()); err == nil {
+		fmt.Fprintf(w, "\nTry it:\n\n    curl -s -H \"Authorization: Bearer $(cat %s)\" %s/api/v1/devices\n", svc.TokenFile(), svc.URL)
+	}
 	if emu := svc.Sandbox(); emu != nil {
 		fmt.Fprintf(w, "\nSandbox: the built-in DNS Firewall emulator (API %s, DNS %s) holds device \"sandbox\"\nwith the \"sample\" policy. Ask its DNS what the policy does:\n\n    dig @%s -p %s malware.example\n",
 			emu.APIURL, emu.Data.Addr(), hostOf(emu.Data.Addr()), portOf(emu.Data.Addr()))

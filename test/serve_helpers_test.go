@@ -1,0 +1,276 @@
+package test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+)
+
+// rpzfwBinary builds the rpzfw command once for the tests that run it as a
+// real process.
+var rpzfwBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "rpzfw-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "rpzfw")
+	out, err := exec.Command("go", "build", "-o", bin, "../cmd/rpzfw").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("building rpzfw: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// served is one "rpzfw serve" process.
+type served struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	URL     string
+	DNS     string // the sandbox's DNS address, when it runs one
+	Token   string
+	DataDir string
+	out     *lockedBuffer
+	exited  chan error
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var (
+	servingRe = regexp.MustCompile(`rpzfw is serving at (http://\S+)`)
+	digRe     = regexp.MustCompile(`dig @(\S+) -p (\d+)`)
+	tokenRe   = regexp.MustCompile(`^\s+(rpzfw_\S+)\s*$`)
+)
+
+// startServe runs "rpzfw serve" with args and waits until it says where it
+// listens. Its output is shown when the test fails.
+func startServe(t *testing.T, dataDir string, args ...string) *served {
+	t.Helper()
+	return startServeEnv(t, dataDir, nil, args...)
+}
+
+// startServeEnv is startServe with extra environment variables.
+func startServeEnv(t *testing.T, dataDir string, env []string, args ...string) *served {
+	t.Helper()
+	bin, err := rpzfwBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args = append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0"}, args...)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true", "RPZFW_MASTER_KEY="), env...)
+	s := &served{t: t, cmd: cmd, DataDir: dataDir, out: &lockedBuffer{}, exited: make(chan error, 1)}
+	cmd.Stderr = s.out
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		once := sync.Once{}
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(s.out, line)
+			if m := servingRe.FindStringSubmatch(line); m != nil {
+				s.URL = m[1]
+			}
+			if m := tokenRe.FindStringSubmatch(line); m != nil {
+				s.Token = m[1]
+			}
+			if m := digRe.FindStringSubmatch(line); m != nil {
+				s.DNS = m[1] + ":" + m[2]
+			}
+			if strings.HasPrefix(line, "Stop with Ctrl-C") {
+				once.Do(func() { close(ready) })
+			}
+		}
+	}()
+	go func() { s.exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-s.exited
+		}
+		if t.Failed() {
+			t.Logf("rpzfw serve %v output:\n%s", args, s.out.String())
+		}
+	})
+	select {
+	case <-ready:
+	case err := <-s.exited:
+		t.Fatalf("rpzfw serve exited before it was ready: %v\n%s", err, s.out.String())
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("rpzfw serve did not get ready\n%s", s.out.String())
+	}
+	if s.Token == "" {
+		if b, err := os.ReadFile(filepath.Join(dataDir, "admin.token")); err == nil {
+			s.Token = strings.TrimSpace(string(b))
+		}
+	}
+	return s
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *served) stop() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		s.t.Fatal(err)
+	}
+	select {
+	case err := <-s.exited:
+		if err != nil {
+			s.t.Fatalf("rpzfw serve did not exit cleanly on SIGTERM: %v\n%s", err, s.out.String())
+		}
+	case <-time.After(time.Minute):
+		s.t.Fatalf("rpzfw serve did not stop on SIGTERM\n%s", s.out.String())
+	}
+}
+
+// kill ends the process at once, as a crash would.
+func (s *served) kill() {
+	s.t.Helper()
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+}
+
+// call makes an API request with token; out, when not nil, receives the
+// JSON answer. It returns the status code.
+func (s *served) call(method, path, token string, body, out any) int {
+	s.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.URL+path, r)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			s.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, b, err)
+		}
+	}
+	if resp.StatusCode >= 300 {
+		s.t.Logf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	return resp.StatusCode
+}
+
+// must calls and fails the test unless the status is want.
+func (s *served) must(want int, method, path string, body, out any) {
+	s.t.Helper()
+	if got := s.call(method, path, s.Token, body, out); got != want {
+		s.t.Fatalf("%s %s: status %d, want %d", method, path, got, want)
+	}
+}
+
+// deviceView is the part of a device the tests read.
+type deviceView struct {
+	Nickname string `json:"nickname"`
+	Policy   string `json:"policy"`
+	Status   struct {
+		State    string `json:"state"`
+		Error    string `json:"error"`
+		PlanHash string `json:"plan_hash"`
+	} `json:"status"`
+}
+
+// waitDevice polls a device until cond holds.
+func (s *served) waitDevice(nickname string, what string, cond func(deviceView) bool) deviceView {
+	s.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	var d deviceView
+	for time.Now().Before(deadline) {
+		d = deviceView{}
+		if s.call("GET", "/api/v1/devices/"+nickname, s.Token, nil, &d) == 200 && cond(d) {
+			return d
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("device %s never got %s; last: %+v", nickname, what, d)
+	return d
+}
+
+// postgresSchema makes a fresh schema in the test PostgreSQL and returns a
+// URL that uses it. PostgreSQL must be running: .ci/run starts it.
+func postgresSchema(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("RPZFW_TEST_POSTGRES")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	db, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		t.Fatalf("PostgreSQL is not reachable at %s (start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start): %v", base, err)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "rpzfw_e2e_" + hex.EncodeToString(b[:])
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		db, err := sql.Open("pgx", base)
+		if err == nil {
+			_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
+			db.Close()
+		}
+	})
+	return base + "&search_path=" + schema
+}
