@@ -58,14 +58,13 @@ func openAdminStore(ctx context.Context, name, synopsis string, args []string, e
 }
 
 func adminTokenCreate(ctx context.Context, args []string, stdout io.Writer) error {
-	var name, role, org string
+	var name, role string
 	st, _, cfg, _, err := openAdminStore(ctx, "token create", "--name NAME [--role admin|viewer] [--org ORG]\n\nPrints a new API token; only its hash is stored.", args,
 		func(_ *serveFlags, fs interface {
 			StringVar(*string, string, string, string)
 		}) {
 			fs.StringVar(&name, "name", "", "what the token is for (required)")
 			fs.StringVar(&role, "role", store.RoleAdmin, "admin (change things) or viewer (look)")
-			fs.StringVar(&org, "org", "", "organization (default: the config's org)")
 		})
 	if err != nil {
 		return err
@@ -77,9 +76,7 @@ func adminTokenCreate(ctx context.Context, args []string, stdout io.Writer) erro
 	if role != store.RoleAdmin && role != store.RoleViewer {
 		return fmt.Errorf("%w: --role %q: want admin or viewer", errUsage, role)
 	}
-	if org == "" {
-		org = cfg.Org
-	}
+	org := cfg.Org // --org, as serve takes it
 	o, err := st.OrgByName(ctx, org)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("no organization %q (rpzfw serve makes %q on first start; 'rpzfw admin org create' makes others)", org, cfg.Org)
