@@ -216,6 +216,9 @@ func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request, c caller) 
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("device", d.Nickname)
 	}
+	if errors.Is(err, store.ErrConflict) {
+		return apiErr(http.StatusConflict, CodeConflict, "", "device %q is being synced by another instance; retry in a moment", d.Nickname)
+	}
 	if err != nil {
 		s.log.Warn("removing a device failed", "device", d.Nickname, "org", d.OrgID, "keep_rules", keep, "err", err)
 		hint := "fix the cause and retry, or delete with ?keep_rules=true to leave its rules in place"

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -179,6 +180,11 @@ func TestDeviceDeleteFailureKeepsTheDevice(t *testing.T) {
 	if !strings.Contains(got.Message, "AccessDenied") || !strings.Contains(got.Message, "keep_rules=true") {
 		t.Fatalf("message: %s", got.Message)
 	}
+	e.getDevice(e.admin, "edge")
+	e.actions.OnRemove = func(context.Context, store.Device, bool) error {
+		return fmt.Errorf("device edge is being synced by instance b: %w", store.ErrConflict)
+	}
+	e.wantError(409, CodeConflict, "", "DELETE", "/api/v1/devices/edge", e.admin, nil)
 	e.getDevice(e.admin, "edge")
 	e.wantError(400, CodeBadRequest, "keep_rules", "DELETE", "/api/v1/devices/edge?keep_rules=maybe", e.admin, nil)
 }
