@@ -26,8 +26,11 @@ type deviceView struct {
 	Paused        bool            `json:"paused"`
 	AccountID     string          `json:"account_id" doc:"The AWS account, learned at the first sync (read-only)."`
 	Status        statusView      `json:"status"`
-	CreatedAt     time.Time       `json:"created_at"`
-	UpdatedAt     time.Time       `json:"updated_at"`
+	// LastSync is the newest run (one device's GET only; the list leaves
+	// it out).
+	LastSync  *syncRunView `json:"last_sync,omitempty" doc:"The newest sync run: calls by operation, domains added and removed, duration. Only on GET of one device."`
+	CreatedAt time.Time    `json:"created_at"`
+	UpdatedAt time.Time    `json:"updated_at"`
 }
 
 // credentialsView shows credentials without the secret.
@@ -148,7 +151,21 @@ func (s *Server) getDevice(w http.ResponseWriter, r *http.Request, c caller) err
 	if err != nil {
 		return err
 	}
-	return s.writeDevice(w, r, http.StatusOK, d)
+	st, err := s.cfg.Store.GetStatus(r.Context(), d.ID)
+	if err != nil {
+		return fmt.Errorf("reading the status of device %q: %w", d.Nickname, err)
+	}
+	runs, err := s.cfg.Store.ListRuns(r.Context(), d.ID, 1)
+	if err != nil {
+		return fmt.Errorf("reading the last sync of device %q: %w", d.Nickname, err)
+	}
+	v := viewDevice(d, st)
+	if len(runs) > 0 {
+		last := viewRun(runs[0])
+		v.LastSync = &last
+	}
+	s.writeJSON(w, http.StatusOK, v)
+	return nil
 }
 
 func (s *Server) createDevice(w http.ResponseWriter, r *http.Request, c caller) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rpzfw/rpzfw/internal/device"
 	"github.com/rpzfw/rpzfw/internal/store"
@@ -200,5 +201,36 @@ func TestSyncsLimit(t *testing.T) {
 	e.must(200, "GET", "/api/v1/devices/edge/syncs?limit=1000", e.viewer, nil).json(t, &page)
 	if page.Syncs == nil {
 		t.Fatal("an empty history is not an empty list")
+	}
+}
+
+func TestDeviceShowsItsLastSync(t *testing.T) {
+	e := newEnv(t)
+	e.must(201, "POST", "/api/v1/policies", e.admin, blockPolicy("p"))
+	e.must(201, "POST", "/api/v1/devices", e.admin, accessKeyDevice("edge", "p"))
+	var before struct {
+		LastSync *struct{} `json:"last_sync"`
+	}
+	e.must(200, "GET", "/api/v1/devices/edge", e.viewer, nil).json(t, &before)
+	if before.LastSync != nil {
+		t.Fatal("a device never synced shows a last sync")
+	}
+	d := e.storedDevice(e.orgA, "edge")
+	for i, added := range []int{10, 3} {
+		if _, err := e.store.AddRun(context.Background(), store.SyncRun{DeviceID: d.ID, Trigger: "policy", Result: store.ResultOK,
+			StartedAt: time.Unix(int64(1000+i), 0), Took: 1500 * time.Millisecond, Added: added, Calls: map[string]int{"UpdateFirewallDomains": added}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var after struct {
+		LastSync struct {
+			Added  int            `json:"added"`
+			TookMS int64          `json:"took_ms"`
+			Calls  map[string]int `json:"calls"`
+		} `json:"last_sync"`
+	}
+	e.must(200, "GET", "/api/v1/devices/edge", e.viewer, nil).json(t, &after)
+	if after.LastSync.Added != 3 || after.LastSync.TookMS != 1500 || after.LastSync.Calls["UpdateFirewallDomains"] != 3 {
+		t.Fatalf("last sync: %+v", after.LastSync)
 	}
 }

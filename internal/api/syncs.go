@@ -55,18 +55,22 @@ func (s *Server) listSyncs(w http.ResponseWriter, r *http.Request, c caller) err
 	}
 	out := syncList{Syncs: make([]syncRunView, 0, len(runs))}
 	for _, run := range runs {
-		calls := run.Calls
-		if calls == nil {
-			calls = map[string]int{}
-		}
-		out.Syncs = append(out.Syncs, syncRunView{
-			ID: run.ID, Trigger: run.Trigger, StartedAt: run.StartedAt.UTC(), TookMS: run.Took.Milliseconds(),
-			Result: run.Result, Error: run.Error, PlanHash: run.PlanHash, Calls: calls,
-			Added: run.Added, Removed: run.Removed, Instance: run.Instance,
-		})
+		out.Syncs = append(out.Syncs, viewRun(run))
 	}
 	s.writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+func viewRun(run store.SyncRun) syncRunView {
+	calls := run.Calls
+	if calls == nil {
+		calls = map[string]int{}
+	}
+	return syncRunView{
+		ID: run.ID, Trigger: run.Trigger, StartedAt: run.StartedAt.UTC(), TookMS: run.Took.Milliseconds(),
+		Result: run.Result, Error: run.Error, PlanHash: run.PlanHash, Calls: calls,
+		Added: run.Added, Removed: run.Removed, Instance: run.Instance,
+	}
 }
 
 // syncDevice is "sync now": the device is synced soon, even when it waits
