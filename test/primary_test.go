@@ -17,6 +17,7 @@ import (
 	"github.com/rpzfw/rpzfw/internal/dnsfw"
 	"github.com/rpzfw/rpzfw/internal/feed"
 	"github.com/rpzfw/rpzfw/internal/policy"
+	"github.com/rpzfw/rpzfw/internal/secret"
 )
 
 const (
@@ -89,10 +90,10 @@ func (p *primary) nsupdate(t testing.TB, updates ...string) {
 	}
 }
 
-func xfrPolicy(addr, secret string) policy.Policy {
+func xfrPolicy(addr, key string) policy.Policy {
 	return policy.Policy{MaxShrink: 0.5, Sources: []policy.SourceSpec{{
 		Name: "vendor", Kind: policy.KindZoneTransfer, Format: "rpz", Zone: rpzZone, Primaries: []string{addr}, IXFR: true,
-		TSIG: &policy.TSIG{Name: tsigName, Algorithm: "hmac-sha256", Secret: secret},
+		TSIG: &policy.TSIG{Name: tsigName, Algorithm: "hmac-sha256", Secret: secret.String(key)},
 	}}}
 }
 

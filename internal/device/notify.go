@@ -163,7 +163,7 @@ func (k notifyKeys) secrets(name string) []string {
 	for _, e := range k.p.loadedEntries() {
 		for _, s := range e.current.Load().Policy.Sources {
 			if s.TSIG != nil && strings.EqualFold(dns.Fqdn(s.TSIG.Name), name) {
-				out = append(out, s.TSIG.Secret)
+				out = append(out, s.TSIG.Secret.Reveal())
 			}
 		}
 	}

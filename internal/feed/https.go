@@ -20,7 +20,7 @@ func fetchHTTPS(ctx context.Context, c *http.Client, s policy.SourceSpec, st Sta
 		return fetched{}, fmt.Errorf("building the request: %w", err)
 	}
 	for k, v := range s.Headers {
-		req.Header.Set(k, v)
+		req.Header.Set(k, v.Reveal())
 	}
 	if st.ETag != "" && st.Held == nil {
 		req.Header.Set("If-None-Match", st.ETag)

@@ -16,6 +16,7 @@ import (
 	"github.com/rpzfw/rpzfw/internal/compile"
 	"github.com/rpzfw/rpzfw/internal/fsutil"
 	"github.com/rpzfw/rpzfw/internal/policy"
+	"github.com/rpzfw/rpzfw/internal/secret"
 )
 
 // feedServer serves a zone over https with an ETag, and can be told to
@@ -79,7 +80,7 @@ func zoneOf(n int, prefix string) string {
 
 func newHTTPSManager(t *testing.T, srv *httptest.Server, mutate func(*policy.SourceSpec)) *Manager {
 	t.Helper()
-	src := policy.SourceSpec{Name: "feed", Kind: policy.KindHTTPS, Format: "rpz", URL: srv.URL + "/rpz.zone", MaxSize: 1 << 20, Headers: map[string]string{"Authorization": "Bearer s3cret"}}
+	src := policy.SourceSpec{Name: "feed", Kind: policy.KindHTTPS, Format: "rpz", URL: srv.URL + "/rpz.zone", MaxSize: 1 << 20, Headers: map[string]secret.String{"Authorization": "Bearer s3cret"}}
 	if mutate != nil {
 		mutate(&src)
 	}

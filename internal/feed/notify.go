@@ -19,7 +19,7 @@ func (m *Manager) ListenNotify(ctx context.Context, addr string) (string, error)
 	secrets := map[string]string{}
 	for _, s := range m.Policy.Sources {
 		if s.TSIG != nil {
-			secrets[dns.Fqdn(s.TSIG.Name)] = s.TSIG.Secret
+			secrets[dns.Fqdn(s.TSIG.Name)] = s.TSIG.Secret.Reveal()
 		}
 	}
 	pc, err := net.ListenPacket("udp", addr)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rpzfw/rpzfw/internal/policy"
+	"github.com/rpzfw/rpzfw/internal/secret"
 )
 
 // headerRecorder serves a small zone and remembers the headers it saw.
@@ -31,7 +32,7 @@ func (h *headerRecorder) requests() []http.Header {
 }
 
 func TestHTTPSRedirects(t *testing.T) {
-	secrets := map[string]string{"Authorization": "Bearer s3cret", "X-Api-Key": "k3y"}
+	secrets := map[string]secret.String{"Authorization": "Bearer s3cret", "X-Api-Key": "k3y"}
 	for _, tc := range []struct {
 		name string
 		// to builds the redirect target from the origin server's URL and
@@ -77,7 +78,7 @@ func TestHTTPSRedirects(t *testing.T) {
 			rec := map[string]*headerRecorder{"origin": originRec, "other": otherRec, "plain": plainRec}[tc.target]
 			for _, h := range rec.requests() {
 				for k, v := range secrets {
-					if got := h.Get(k) == v; got != tc.wantHeaders {
+					if got := h.Get(k) == v.Reveal(); got != tc.wantHeaders {
 						t.Errorf("header %s sent to the %s server: %v, want %v", k, tc.target, got, tc.wantHeaders)
 					}
 				}

@@ -56,7 +56,7 @@ func newTransfer(s policy.SourceSpec, m *dns.Msg) *dns.Transfer {
 	t := &dns.Transfer{DialTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 10 * time.Second}
 	if s.TSIG != nil {
 		name := dns.Fqdn(s.TSIG.Name)
-		t.TsigSecret = map[string]string{name: s.TSIG.Secret}
+		t.TsigSecret = map[string]string{name: s.TSIG.Secret.Reveal()}
 		m.SetTsig(name, s.TSIG.AlgorithmName(), 300, time.Now().Unix())
 	}
 	return t

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rpzfw/rpzfw/internal/dnsfw"
 	"github.com/rpzfw/rpzfw/internal/fsutil"
+	"github.com/rpzfw/rpzfw/internal/secret"
 )
 
 // Source kinds.
@@ -43,8 +44,8 @@ type SourceSpec struct {
 
 	Path string // file
 
-	URL     string            // https
-	Headers map[string]string // https; values may be secrets, never logged
+	URL     string                   // https
+	Headers map[string]secret.String // https; values may be secrets, never shown
 
 	// MaxSize caps a copy of the source, in bytes (every kind; zero:
 	// DefaultMaxSize).
@@ -65,7 +66,8 @@ type SourceSpec struct {
 
 // TSIG is a transaction signature key.
 type TSIG struct {
-	Name, Algorithm, Secret string
+	Name, Algorithm string
+	Secret          secret.String
 }
 
 // ListSpec is a user list: inline domains, or a file.
@@ -350,12 +352,12 @@ func (r reader) source(n *yaml.Node, key string) (SourceSpec, error) {
 			if v.Kind != yaml.MappingNode {
 				return r.errf(v, k, "want a mapping of header names to values")
 			}
-			s.Headers = map[string]string{}
+			s.Headers = map[string]secret.String{}
 			for i := 0; i+1 < len(v.Content); i += 2 {
 				if v.Content[i+1].Kind != yaml.ScalarNode {
 					return r.errf(v.Content[i+1], k+"."+v.Content[i].Value, "want a string")
 				}
-				s.Headers[v.Content[i].Value] = v.Content[i+1].Value
+				s.Headers[v.Content[i].Value] = secret.String(v.Content[i+1].Value)
 			}
 			return nil
 		},
@@ -394,9 +396,14 @@ func (r reader) source(n *yaml.Node, key string) (SourceSpec, error) {
 			tsigNode = v
 			s.TSIG = &TSIG{Algorithm: "hmac-sha256"}
 			return r.mapping(v, k+".", map[string]func(*yaml.Node, string) error{
-				"name":        func(v *yaml.Node, k string) error { return r.str(v, k, &s.TSIG.Name) },
-				"algorithm":   func(v *yaml.Node, k string) error { return r.str(v, k, &s.TSIG.Algorithm) },
-				"secret":      func(v *yaml.Node, k string) error { return r.str(v, k, &s.TSIG.Secret) },
+				"name":      func(v *yaml.Node, k string) error { return r.str(v, k, &s.TSIG.Name) },
+				"algorithm": func(v *yaml.Node, k string) error { return r.str(v, k, &s.TSIG.Algorithm) },
+				"secret": func(v *yaml.Node, k string) error {
+					var sec string
+					err := r.str(v, k, &sec)
+					s.TSIG.Secret = secret.String(sec)
+					return err
+				},
 				"secret_file": func(v *yaml.Node, k string) error { return r.path(v, k, &secretFile) },
 			})
 		},
@@ -470,7 +477,7 @@ func (r reader) source(n *yaml.Node, key string) (SourceSpec, error) {
 				if err != nil {
 					return s, r.errf(tsigNode, key+".tsig.secret_file", "%v", err)
 				}
-				s.TSIG.Secret = strings.TrimSpace(string(b))
+				s.TSIG.Secret = secret.String(strings.TrimSpace(string(b)))
 			}
 		}
 		for _, m := range []struct {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -147,5 +148,21 @@ func TestNameFromFile(t *testing.T) {
 		if got := NameFromFile(file); got != want {
 			t.Errorf("NameFromFile(%q) = %q, want %q", file, got, want)
 		}
+	}
+}
+
+func TestSecretsNeverPrint(t *testing.T) {
+	text := "sources:\n  - name: a\n    kind: zone-transfer\n    zone: z.example\n    primaries: [127.0.0.1]\n    tsig: {name: k, secret: c2VjcmV0LWtleQ==}\n" +
+		"  - name: b\n    kind: https\n    url: https://feed.example/z\n    headers: {Authorization: Bearer hunter2}\n"
+	p, err := Parse([]byte(text), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := fmt.Sprintf("%v %+v %#v", p, p, p)
+	if strings.Contains(out, "c2VjcmV0LWtleQ==") || strings.Contains(out, "hunter2") {
+		t.Fatalf("a printed policy shows its secrets: %s", out)
+	}
+	if p.Sources[0].TSIG.Secret.Reveal() != "c2VjcmV0LWtleQ==" || p.Sources[1].Headers["Authorization"].Reveal() != "Bearer hunter2" {
+		t.Fatal("the secrets were not kept")
 	}
 }
