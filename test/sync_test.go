@@ -605,3 +605,106 @@ func TestSyncRefusesToWipe(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSyncSurvivesAFailedImport: an import that ends in
+// COMPLETE_IMPORT_FAILED is repaired by updates within the sync; one left
+// behind by a sync that stopped right after the import call blocks
+// neither the next sync (even without the staging bucket) nor unsync.
+func TestSyncSurvivesAFailedImport(t *testing.T) {
+	ctx := context.Background()
+	moto := startMoto(t)
+	s3c := motoS3(moto)
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("staging")}); err != nil {
+		t.Fatal(err)
+	}
+	store, err := emulator.NewS3Store(ctx, moto, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := newSyncEnv(t, emulator.Config{Objects: store})
+	env.e.SetFaults(emulator.Faults{Ops: map[string]emulator.OpFault{"ImportFirewallDomains": {FailImport: true}}})
+	// big is a policy of 6000 names; with extra, 6000 more under another
+	// action: a new rule whose list is imported.
+	big := func(tag, extra string) testPolicy {
+		var zone, more strings.Builder
+		zone.WriteString(zoneHeader)
+		more.WriteString(zoneHeader)
+		for i := range 6000 {
+			fmt.Fprintf(&zone, "d%05d.%s CNAME .\n", i, tag)
+			if extra != "" {
+				fmt.Fprintf(&more, "d%05d.%s CNAME *.\n", i, extra)
+			}
+		}
+		zone.WriteString("ok.d00001." + tag + " CNAME rpz-passthru.\n")
+		names := []string{"d00000." + tag, "d05999." + tag, "ok.d00001." + tag, "x.ok.d00001." + tag}
+		if extra != "" {
+			names = append(names, "d00000."+extra, "d05999."+extra)
+		}
+		return testPolicy{texts: []string{zone.String(), more.String(), zoneHeader}, names: names}
+	}
+	staged := func(after func(string, error) error) *fwsync.Syncer {
+		s, err := fwsync.New(env.c, fwsync.FileStore{Dir: env.dir}, fwsync.S3Staging{API: s3c, Bucket: "staging"}, nil, fwsync.Config{
+			RuleGroupID: env.group, Device: "test", RateLimit: -1, AllowShrink: true, PollInitial: 2 * time.Millisecond, PollMax: 20 * time.Millisecond,
+			Progress: quietProgress{}, AfterCall: after,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	// The import fails; the sync fills the list by updates and succeeds.
+	a := big("a", "")
+	res, err := staged(nil).Sync(ctx, a.compileTo(t), compile.DefaultMaxDomains)
+	if err != nil {
+		t.Fatalf("a failed import stopped the sync: %v", err)
+	}
+	if res.Calls["ImportFirewallDomains"] != 1 {
+		t.Fatalf("calls: %v", res.Calls)
+	}
+	env.converged(t, res.Compile, a.names)
+	// A sync stops right after its import call; the import then fails.
+	crash := errors.New("crash")
+	b := big("a", "b")
+	_, err = staged(func(op string, err error) error {
+		if op == "ImportFirewallDomains" {
+			return crash
+		}
+		return nil
+	}).Sync(ctx, b.compileTo(t), compile.DefaultMaxDomains)
+	if !errors.Is(err, crash) {
+		t.Fatalf("want the crash, got %v", err)
+	}
+	failed := 0
+	lists, _ := env.c.ListFirewallDomainLists(ctx, &r53r.ListFirewallDomainListsInput{})
+	for _, l := range lists.FirewallDomainLists {
+		waitComplete(t, env.c, *l.Id)
+		out, _ := env.c.GetFirewallDomainList(ctx, &r53r.GetFirewallDomainListInput{FirewallDomainListId: l.Id})
+		if out.FirewallDomainList.Status == types.FirewallDomainListStatusCompleteImportFailed {
+			failed++
+		}
+	}
+	if failed == 0 {
+		t.Fatal("no list was left in COMPLETE_IMPORT_FAILED")
+	}
+	// Without the staging bucket, the next sync gets on with it.
+	res = env.sync(t, b, syncOpts{})
+	env.converged(t, res.Compile, b.names)
+	// Leave another failed list behind, then unsync.
+	env.sync(t, a, syncOpts{})
+	_, err = staged(func(op string, err error) error {
+		if op == "ImportFirewallDomains" {
+			return crash
+		}
+		return nil
+	}).Sync(ctx, big("a", "c").compileTo(t), compile.DefaultMaxDomains)
+	if !errors.Is(err, crash) {
+		t.Fatalf("want the crash, got %v", err)
+	}
+	if _, err := env.syncer(t, syncOpts{}).Unsync(ctx); err != nil {
+		t.Fatalf("unsync after a failed import: %v", err)
+	}
+	lists, _ = env.c.ListFirewallDomainLists(ctx, &r53r.ListFirewallDomainListsInput{})
+	if len(lists.FirewallDomainLists) != 0 {
+		t.Fatalf("unsync left %d lists", len(lists.FirewallDomainLists))
+	}
+}

@@ -2,6 +2,7 @@ package fwsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -187,7 +188,7 @@ func (r *run) sendUpdate(ctx context.Context, id string, op types.FirewallDomain
 				if err := sleep(ctx, s.firstPollDelay()-time.Since(r.changed[id])); err != nil {
 					return err
 				}
-			} else if _, err := s.settle(ctx, id, true); err != nil {
+			} else if _, err := r.wait(ctx, id); err != nil {
 				return err
 			}
 		}
@@ -306,9 +307,44 @@ func (r *run) dirty(ctx context.Context, id string) error {
 	return r.s.store.Save(ctx, r.st)
 }
 
+// wait waits for a list to settle and returns its count. A list whose
+// import failed is repaired on the spot: read back, then brought to what
+// the import should have left by ADD and REMOVE chunks (the list is new
+// and no rule uses it yet, so this is as safe as the import).
+func (r *run) wait(ctx context.Context, id string) (int, error) {
+	count, err := r.s.settle(ctx, id, r.pending[id])
+	var failed *importFailedError
+	if !errors.As(err, &failed) {
+		return count, err
+	}
+	delete(r.pending, id)
+	r.s.cfg.Progress.Note("an import failed: filling the list by updates instead", "list", id, "status_message", failed.msg)
+	have, err := r.s.readList(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	want := slices.Sorted(maps.Keys(r.content[id]))
+	for _, fix := range []struct {
+		op   types.FirewallDomainUpdateOperation
+		doms []string
+	}{{types.FirewallDomainUpdateOperationRemove, diff(have, want)}, {types.FirewallDomainUpdateOperationAdd, diff(want, have)}} {
+		for _, c := range chunk(fix.doms, 1000) {
+			if err := r.sendUpdate(ctx, id, fix.op, c); err != nil {
+				return 0, err
+			}
+			r.pending[id] = true
+			r.changed[id] = time.Now()
+		}
+	}
+	if !r.pending[id] {
+		return len(have), nil
+	}
+	return r.s.settle(ctx, id, true)
+}
+
 // settle waits for a list and records its content as clean.
 func (r *run) settle(ctx context.Context, id string) error {
-	count, err := r.s.settle(ctx, id, r.pending[id])
+	count, err := r.wait(ctx, id)
 	if err != nil {
 		return err
 	}

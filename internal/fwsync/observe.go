@@ -2,6 +2,7 @@ package fwsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -176,6 +177,14 @@ func (s *Syncer) readContents(ctx context.Context, st *State) (map[string][]stri
 	content := map[string][]string{}
 	for id, rec := range st.Lists {
 		count, err := s.settle(ctx, id, false)
+		var failed *importFailedError
+		if errors.As(err, &failed) {
+			// A failed import (this sync's predecessor stopped before it
+			// saw it) leaves content nobody recorded: read it back, and
+			// the plan repairs or retires the list like any other.
+			s.cfg.Progress.Note("a list was left by a failed import: reading it back to repair it", "list", rec.Name, "status_message", failed.msg)
+			rec.Dirty, err = true, nil
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -356,7 +356,9 @@ func (s *Syncer) settle(ctx context.Context, id string, fresh bool) (int, error)
 			}
 			return int(aws.ToInt32(l.DomainCount)), nil
 		case types.FirewallDomainListStatusCompleteImportFailed:
-			return int(aws.ToInt32(l.DomainCount)), fmt.Errorf("importing into domain list %s failed: %s", id, aws.ToString(l.StatusMessage))
+			// Settled, but not with what was imported: callers read the
+			// list back and repair it by updates.
+			return int(aws.ToInt32(l.DomainCount)), &importFailedError{list: id, msg: aws.ToString(l.StatusMessage)}
 		}
 		if time.Now().After(deadline) {
 			return 0, fmt.Errorf("domain list %s is still %s after %s", id, l.Status, s.cfg.SettleTimeout)
@@ -366,4 +368,13 @@ func (s *Syncer) settle(ctx context.Context, id string, fresh bool) (int, error)
 		}
 		delay = min(s.cfg.PollMax, delay*3/2)
 	}
+}
+
+// importFailedError: a list settled in COMPLETE_IMPORT_FAILED. It holds
+// what the service kept, not what was imported; the list still takes
+// updates, so it is read back and repaired, never left to block a sync.
+type importFailedError struct{ list, msg string }
+
+func (e *importFailedError) Error() string {
+	return fmt.Sprintf("importing into domain list %s failed: %s", e.list, e.msg)
 }
