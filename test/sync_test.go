@@ -708,3 +708,50 @@ func TestSyncSurvivesAFailedImport(t *testing.T) {
 		t.Fatalf("unsync left %d lists", len(lists.FirewallDomainLists))
 	}
 }
+
+// TestSyncRepairsAnEditThatKeepsTheCount: someone swaps one domain of a
+// list of rpzfw's for another, so its count stays the same. The list's
+// ModificationTime moved: the next sync reads that list back (and no
+// other) and repairs it; the sync after that reads nothing back.
+func TestSyncRepairsAnEditThatKeepsTheCount(t *testing.T) {
+	ctx := context.Background()
+	env := newSyncEnv(t, emulator.Config{})
+	p := randomPolicy(22, "p0", 2)
+	res := env.sync(t, p, syncOpts{})
+	lists, _ := env.c.ListFirewallDomainLists(ctx, &r53r.ListFirewallDomainListsInput{})
+	var victim, gone string
+	for _, l := range lists.FirewallDomainLists {
+		doms, err := env.c.ListFirewallDomains(ctx, &r53r.ListFirewallDomainsInput{FirewallDomainListId: l.Id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(doms.Domains) > 0 {
+			victim, gone = *l.Id, strings.TrimSuffix(doms.Domains[0], ".")
+			break
+		}
+	}
+	before, _ := env.c.GetFirewallDomainList(ctx, &r53r.GetFirewallDomainListInput{FirewallDomainListId: &victim})
+	for _, u := range []struct {
+		op  types.FirewallDomainUpdateOperation
+		dom string
+	}{{types.FirewallDomainUpdateOperationRemove, gone}, {types.FirewallDomainUpdateOperationAdd, "intruder.example"}} {
+		if _, err := env.c.UpdateFirewallDomains(ctx, &r53r.UpdateFirewallDomainsInput{FirewallDomainListId: &victim, Operation: u.op, Domains: []string{u.dom}}); err != nil {
+			t.Fatal(err)
+		}
+		waitComplete(t, env.c, victim)
+	}
+	after, _ := env.c.GetFirewallDomainList(ctx, &r53r.GetFirewallDomainListInput{FirewallDomainListId: &victim})
+	if *after.FirewallDomainList.DomainCount != *before.FirewallDomainList.DomainCount || *after.FirewallDomainList.ModificationTime == *before.FirewallDomainList.ModificationTime {
+		t.Fatalf("the edit should keep the count (%d -> %d) and move the modification time (%s -> %s)", *before.FirewallDomainList.DomainCount,
+			*after.FirewallDomainList.DomainCount, *before.FirewallDomainList.ModificationTime, *after.FirewallDomainList.ModificationTime)
+	}
+	again := env.sync(t, p, syncOpts{})
+	if again.Calls["ListFirewallDomains"] != 1 || again.Plan.Added != 1 || again.Plan.Removed != 1 {
+		t.Fatalf("the edited list was not read back and repaired alone: calls %v, added %d, removed %d", again.Calls, again.Plan.Added, again.Plan.Removed)
+	}
+	env.converged(t, res.Compile, append(p.names, "intruder.example", gone))
+	quiet := env.sync(t, p, syncOpts{})
+	if quiet.Calls["ListFirewallDomains"] != 0 || !quiet.Plan.Unchanged {
+		t.Fatalf("an unchanged rule group was read back: calls %v", quiet.Calls)
+	}
+}

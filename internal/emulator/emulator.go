@@ -462,5 +462,8 @@ func (e *Emulator) runImport(acct, region, listID, bucket, key string) {
 		e.changed()
 	}
 	l.ImportFailed = failure
-	l.SettleAt = e.now().Add(e.settle)
+	// Whatever came of it, the import changed the list's status (and, when
+	// it worked, its content): the modification time moves, as it does on
+	// every change.
+	l.SettleAt, l.ModificationTime = e.now().Add(e.settle), awsTime(e.now())
 }

@@ -311,17 +311,17 @@ func (r *run) dirty(ctx context.Context, id string) error {
 // import failed is repaired on the spot: read back, then brought to what
 // the import should have left by ADD and REMOVE chunks (the list is new
 // and no rule uses it yet, so this is as safe as the import).
-func (r *run) wait(ctx context.Context, id string) (int, error) {
-	count, err := r.s.settle(ctx, id, r.pending[id])
+func (r *run) wait(ctx context.Context, id string) (listStatus, error) {
+	ls, err := r.s.settle(ctx, id, r.pending[id])
 	var failed *importFailedError
 	if !errors.As(err, &failed) {
-		return count, err
+		return ls, err
 	}
 	delete(r.pending, id)
 	r.s.cfg.Progress.Note("an import failed: filling the list by updates instead", "list", id, "status_message", failed.msg)
 	have, err := r.s.readList(ctx, id)
 	if err != nil {
-		return 0, err
+		return listStatus{}, err
 	}
 	want := slices.Sorted(maps.Keys(r.content[id]))
 	for _, fix := range []struct {
@@ -330,24 +330,25 @@ func (r *run) wait(ctx context.Context, id string) (int, error) {
 	}{{types.FirewallDomainUpdateOperationRemove, diff(have, want)}, {types.FirewallDomainUpdateOperationAdd, diff(want, have)}} {
 		for _, c := range chunk(fix.doms, 1000) {
 			if err := r.sendUpdate(ctx, id, fix.op, c); err != nil {
-				return 0, err
+				return listStatus{}, err
 			}
 			r.pending[id] = true
 			r.changed[id] = time.Now()
 		}
 	}
 	if !r.pending[id] {
-		return len(have), nil
+		return ls, nil // it holds what it should; its status stays as it is
 	}
 	return r.s.settle(ctx, id, true)
 }
 
 // settle waits for a list and records its content as clean.
 func (r *run) settle(ctx context.Context, id string) error {
-	count, err := r.wait(ctx, id)
+	ls, err := r.wait(ctx, id)
 	if err != nil {
 		return err
 	}
+	count := ls.count
 	delete(r.pending, id)
 	set := r.content[id]
 	if count != len(set) {
@@ -358,7 +359,7 @@ func (r *run) settle(ctx context.Context, id string) error {
 		return err
 	}
 	rec := r.st.Lists[id]
-	rec.Count, rec.Dirty = len(doms), false
+	rec.Count, rec.Dirty, rec.Modified = len(doms), false, ls.modified
 	return r.s.store.Save(ctx, r.st)
 }
 

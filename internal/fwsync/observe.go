@@ -171,25 +171,32 @@ func (s *Syncer) adoptLists(ctx context.Context, st *State, lists []types.Firewa
 }
 
 // readContents returns the domains of each of our lists, once settled:
-// the saved copy when the list is clean and its count agrees, the list
-// read back in full (and saved) otherwise.
+// the saved copy when the list is clean and unchanged since this state
+// saw it last (same ModificationTime), the list read back in full (and
+// saved) otherwise. ListFirewallDomainLists says nothing of modification
+// times, so each list costs one GetFirewallDomainList; only changed lists
+// cost a full read.
 func (s *Syncer) readContents(ctx context.Context, st *State) (map[string][]string, error) {
 	content := map[string][]string{}
 	for id, rec := range st.Lists {
-		count, err := s.settle(ctx, id, false)
+		ls, err := s.settle(ctx, id, false)
 		var failed *importFailedError
-		if errors.As(err, &failed) {
+		if errors.As(err, &failed) && (rec.Dirty || rec.Modified != ls.modified) {
 			// A failed import (this sync's predecessor stopped before it
 			// saw it) leaves content nobody recorded: read it back, and
 			// the plan repairs or retires the list like any other.
 			s.cfg.Progress.Note("a list was left by a failed import: reading it back to repair it", "list", rec.Name, "status_message", failed.msg)
-			rec.Dirty, err = true, nil
+			rec.Dirty = true
+		}
+		if failed != nil {
+			err = nil // repaired by an earlier sync, and not changed since
 		}
 		if err != nil {
 			return nil, err
 		}
+		count := ls.count
 		var doms []string
-		if !rec.Dirty && count == rec.Count {
+		if !rec.Dirty && s.unchanged(rec, ls) {
 			doms, err = s.store.LoadDomains(ctx, id)
 			if err != nil {
 				s.cfg.Progress.Note("saved content unreadable; reading the list back", "list", id, "err", err)
@@ -204,10 +211,20 @@ func (s *Syncer) readContents(ctx context.Context, st *State) (map[string][]stri
 				return nil, err
 			}
 		}
-		rec.Count, rec.Dirty = len(doms), false
+		rec.Count, rec.Dirty, rec.Modified = len(doms), false, ls.modified
 		content[id] = doms
 	}
 	return content, nil
+}
+
+// unchanged says whether a clean list is as the state recorded it: its
+// ModificationTime, which any change moves, whatever it does to the count.
+// A state saved before times were recorded falls back to the count.
+func (s *Syncer) unchanged(rec *ListRecord, ls listStatus) bool {
+	if rec.Modified != "" && ls.modified != "" {
+		return rec.Modified == ls.modified && rec.Count == ls.count
+	}
+	return rec.Count == ls.count
 }
 
 // classify sorts the group's rules into ours (with their lists' content,

@@ -23,6 +23,10 @@ type ListRecord struct {
 	// Dirty is set before a change is sent and cleared once the list has
 	// settled and its content is saved: a dirty list is read back in full.
 	Dirty bool `json:"dirty"`
+	// Modified is the list's ModificationTime when its content was last
+	// recorded: a list whose time moved was changed by someone else, even
+	// if its count did not, and is read back.
+	Modified string `json:"modified,omitempty"`
 }
 
 // State is what rpzfw remembers of one device between syncs.

@@ -327,15 +327,23 @@ func (s *Syncer) tuneFirstPoll(sufficed bool) {
 	s.lastSettle.Store(int64(max(d, time.Millisecond)))
 }
 
-// settle waits until a list is COMPLETE and returns its domain count. For a
-// list just changed (fresh), the first poll waits the tuned delay, so a
-// steady stream of updates costs about one poll each.
-func (s *Syncer) settle(ctx context.Context, id string, fresh bool) (int, error) {
+// listStatus is what a settled list's GetFirewallDomainList said.
+type listStatus struct {
+	count int
+	// modified is the list's ModificationTime: it changes with every
+	// change to the list, whoever makes it.
+	modified string
+}
+
+// settle waits until a list is COMPLETE and returns its count and
+// modification time. For a list just changed (fresh), the first poll waits
+// the tuned delay, so a steady stream of updates costs about one poll each.
+func (s *Syncer) settle(ctx context.Context, id string, fresh bool) (listStatus, error) {
 	delay := s.cfg.PollInitial
 	if fresh {
 		delay = s.firstPollDelay()
 		if err := sleep(ctx, delay); err != nil {
-			return 0, err
+			return listStatus{}, err
 		}
 	}
 	deadline := time.Now().Add(s.cfg.SettleTimeout)
@@ -346,25 +354,26 @@ func (s *Syncer) settle(ctx context.Context, id string, fresh bool) (int, error)
 			return err
 		})
 		if err != nil {
-			return 0, fmt.Errorf("reading domain list %s: %w", id, err)
+			return listStatus{}, fmt.Errorf("reading domain list %s: %w", id, err)
 		}
 		l := out.FirewallDomainList
+		st := listStatus{count: int(aws.ToInt32(l.DomainCount)), modified: aws.ToString(l.ModificationTime)}
 		switch l.Status {
 		case types.FirewallDomainListStatusComplete:
 			if fresh {
 				s.tuneFirstPoll(polls == 1)
 			}
-			return int(aws.ToInt32(l.DomainCount)), nil
+			return st, nil
 		case types.FirewallDomainListStatusCompleteImportFailed:
 			// Settled, but not with what was imported: callers read the
 			// list back and repair it by updates.
-			return int(aws.ToInt32(l.DomainCount)), &importFailedError{list: id, msg: aws.ToString(l.StatusMessage)}
+			return st, &importFailedError{list: id, msg: aws.ToString(l.StatusMessage)}
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("domain list %s is still %s after %s", id, l.Status, s.cfg.SettleTimeout)
+			return listStatus{}, fmt.Errorf("domain list %s is still %s after %s", id, l.Status, s.cfg.SettleTimeout)
 		}
 		if err := sleep(ctx, delay); err != nil {
-			return 0, err
+			return listStatus{}, err
 		}
 		delay = min(s.cfg.PollMax, delay*3/2)
 	}
