@@ -755,3 +755,74 @@ func TestSyncRepairsAnEditThatKeepsTheCount(t *testing.T) {
 		t.Fatalf("an unchanged rule group was read back: calls %v", quiet.Calls)
 	}
 }
+
+// TestSyncAcrossHostsSparesYoungLists: two hosts sync one device with
+// their own state directories. While host A fills a new list, host B
+// syncs: it must leave A's list alone (no rule uses it yet, but it is
+// young). A then dies; B leaves the list alone until it is older than the
+// orphan grace by the emulator's clock, and then deletes it.
+func TestSyncAcrossHostsSparesYoungLists(t *testing.T) {
+	ctx := context.Background()
+	env := newSyncEnv(t, emulator.Config{})
+	hostB := *env
+	hostB.dir = t.TempDir()
+	host := func(e *syncEnv, after func(string, error) error) *fwsync.Syncer {
+		s, err := fwsync.New(e.c, fwsync.FileStore{Dir: e.dir}, nil, nil, fwsync.Config{
+			RuleGroupID: e.group, Device: "test", RateLimit: -1, AllowShrink: true, PollInitial: 2 * time.Millisecond, PollMax: 20 * time.Millisecond,
+			Progress: quietProgress{}, AfterCall: after, Now: e.e.Now,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	p := randomPolicy(41, "p0", 2)
+	q := randomPolicy(42, "p1", 2)
+	listIDs := func() map[string]bool {
+		out := map[string]bool{}
+		lists, _ := env.c.ListFirewallDomainLists(ctx, &r53r.ListFirewallDomainListsInput{})
+		for _, l := range lists.FirewallDomainLists {
+			out[*l.Id] = true
+		}
+		return out
+	}
+	var filling string
+	crash := errors.New("host A dies")
+	before := listIDs()
+	_, err := host(env, func(op string, err error) error {
+		if op != "UpdateFirewallDomains" || filling != "" {
+			return nil
+		}
+		for id := range listIDs() {
+			if !before[id] {
+				filling = id
+			}
+		}
+		// Host B syncs another policy while A is filling its list.
+		if _, err := host(&hostB, nil).Sync(ctx, q.compileTo(t), compile.DefaultMaxDomains); err != nil {
+			t.Errorf("host B: %v", err)
+		}
+		if !listIDs()[filling] {
+			t.Errorf("host B deleted the list host A is filling")
+		}
+		return crash
+	}).Sync(ctx, p.compileTo(t), compile.DefaultMaxDomains)
+	if !errors.Is(err, crash) || filling == "" {
+		t.Fatalf("host A: %v (filling %q)", err, filling)
+	}
+	// Still young by the emulator's clock: B leaves it.
+	env.e.Advance(fwsync.OrphanGrace - time.Minute)
+	res, err := host(&hostB, nil).Sync(ctx, q.compileTo(t), compile.DefaultMaxDomains)
+	if err != nil || !listIDs()[filling] {
+		t.Fatalf("host B, before the grace period ended: %v; list left: %v", err, listIDs()[filling])
+	}
+	// Past the grace period, B deletes the leftover.
+	env.e.Advance(2 * time.Minute)
+	if _, err := host(&hostB, nil).Sync(ctx, q.compileTo(t), compile.DefaultMaxDomains); err != nil {
+		t.Fatal(err)
+	}
+	if listIDs()[filling] {
+		t.Fatal("the leftover list outlived the grace period")
+	}
+	hostB.converged(t, res.Compile, union(p.names, q.names))
+}

@@ -2,6 +2,8 @@ package fwsync
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -125,14 +127,21 @@ func (r *run) createList(ctx context.Context, ref string) error {
 	s, group := r.s, r.s.cfg.RuleGroupID
 	slot := r.st.NextSlot
 	r.st.NextSlot++
+	if r.st.Instance == "" {
+		r.st.Instance = newInstance()
+	}
+	// The instance keeps two states of one device (two hosts) from making
+	// the same CreatorRequestId, which the service would answer with the
+	// other's list.
+	name := fmt.Sprintf("%s-%s-%s%d", s.cfg.Prefix, s.cfg.Device, r.st.Instance, slot)
+	r.st.Creating = append(r.st.Creating, name)
 	if err := s.store.Save(ctx, r.st); err != nil {
 		return err
 	}
-	name := fmt.Sprintf("%s-%s-%d", s.cfg.Prefix, s.cfg.Device, slot)
 	var out *r53r.CreateFirewallDomainListOutput
 	err := s.calls.do(ctx, "CreateFirewallDomainList", func() (err error) {
 		out, err = s.api.CreateFirewallDomainList(ctx, &r53r.CreateFirewallDomainListInput{
-			CreatorRequestId: aws.String(fmt.Sprintf("rpzfw-%s-%d", s.cfg.Device, slot)), Name: aws.String(name),
+			CreatorRequestId: aws.String(fmt.Sprintf("rpzfw-%s-%s%d", s.cfg.Device, r.st.Instance, slot)), Name: aws.String(name),
 			Tags: []types.Tag{{Key: aws.String(TagManaged), Value: aws.String("true")}, {Key: aws.String(TagDevice), Value: aws.String(s.cfg.Device)},
 				{Key: aws.String(TagRuleGroup), Value: aws.String(group)}},
 		})
@@ -144,6 +153,7 @@ func (r *run) createList(ctx context.Context, ref string) error {
 	newID := aws.ToString(out.FirewallDomainList.Id)
 	r.refs[ref] = newID
 	r.st.Lists[newID] = &ListRecord{ID: newID, Name: name}
+	r.st.Creating = slices.DeleteFunc(r.st.Creating, func(n string) bool { return n == name })
 	r.content[newID] = map[string]struct{}{}
 	return s.store.Save(ctx, r.st)
 }
@@ -361,6 +371,13 @@ func (r *run) settle(ctx context.Context, id string) error {
 	rec := r.st.Lists[id]
 	rec.Count, rec.Dirty, rec.Modified = len(doms), false, ls.modified
 	return r.s.store.Save(ctx, r.st)
+}
+
+// newInstance names a state apart from other states of its device.
+func newInstance() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:]) + "-"
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

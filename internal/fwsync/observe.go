@@ -33,7 +33,7 @@ func (s *Syncer) observe(ctx context.Context) (Observed, *State, error) {
 		return Observed{}, nil, err
 	}
 	s.forgetVanished(ctx, st, lists)
-	if err := s.adoptLists(ctx, st, lists); err != nil {
+	if err := s.adoptLists(ctx, st, lists, rules); err != nil {
 		return Observed{}, nil, err
 	}
 	content, err := s.readContents(ctx, st)
@@ -141,11 +141,20 @@ func (s *Syncer) forgetVanished(ctx context.Context, st *State, lists []types.Fi
 	}
 }
 
-// adoptLists takes into the state the lists of ours it does not know: a
-// sync stopped right after creating them. The name prefix says they may
-// be ours, the tags say whether they are; adopted lists are read back.
-func (s *Syncer) adoptLists(ctx context.Context, st *State, lists []types.FirewallDomainListMetadata) error {
+// adoptLists takes into the state the lists of ours it does not know. The
+// name prefix says they may be ours, the tags say whether they are;
+// adopted lists are read back. One a rule of the group uses is adopted at
+// once. One no rule uses is either a crashed sync's leftover or a list
+// another sync of this device (another host, another state directory) is
+// filling right now: it is adopted, and so deleted as an orphan, only
+// once it is older than OrphanGrace; until then it is left alone. One this
+// state was creating when its sync stopped is its own, and adopted at once.
+func (s *Syncer) adoptLists(ctx context.Context, st *State, lists []types.FirewallDomainListMetadata, rules []types.FirewallRule) error {
 	namePrefix := fmt.Sprintf("%s-%s-", s.cfg.Prefix, s.cfg.Device)
+	used := map[string]bool{}
+	for _, r := range rules {
+		used[aws.ToString(r.FirewallDomainListId)] = true
+	}
 	for _, l := range lists {
 		id := aws.ToString(l.Id)
 		if _, known := st.Lists[id]; known || !strings.HasPrefix(aws.ToString(l.Name), namePrefix) {
@@ -163,10 +172,24 @@ func (s *Syncer) adoptLists(ctx context.Context, st *State, lists []types.Firewa
 		for _, t := range tags.Tags {
 			tm[aws.ToString(t.Key)] = aws.ToString(t.Value)
 		}
-		if tm[TagManaged] == "true" && tm[TagDevice] == s.cfg.Device {
-			st.Lists[id] = &ListRecord{ID: id, Name: aws.ToString(l.Name), Dirty: true}
+		if tm[TagManaged] != "true" || tm[TagDevice] != s.cfg.Device {
+			continue
 		}
+		if !used[id] && !slices.Contains(st.Creating, aws.ToString(l.Name)) {
+			age, err := s.listAge(ctx, id)
+			if err != nil {
+				return err
+			}
+			if age < OrphanGrace {
+				s.cfg.Progress.Note("a list of this device that no rule uses is younger than the grace period: left alone, another sync may be filling it",
+					"list", aws.ToString(l.Name), "age", age.Round(time.Second), "grace", OrphanGrace)
+				continue
+			}
+		}
+		st.Lists[id] = &ListRecord{ID: id, Name: aws.ToString(l.Name), Dirty: true}
 	}
+	// Those not found were never created.
+	st.Creating = nil
 	return nil
 }
 
@@ -225,6 +248,31 @@ func (s *Syncer) unchanged(rec *ListRecord, ls listStatus) bool {
 		return rec.Modified == ls.modified && rec.Count == ls.count
 	}
 	return rec.Count == ls.count
+}
+
+// OrphanGrace is how long a list of this device that neither this state
+// knows nor any rule uses is left alone after its creation: another sync
+// of the device, elsewhere, may be filling it. Older, it is a crashed
+// sync's leftover and is deleted.
+const OrphanGrace = 30 * time.Minute
+
+// listAge says how long ago a list was created, by the service's
+// CreationTime and the syncer's clock. A time it cannot read counts as new:
+// leaving a list alone is the safe side.
+func (s *Syncer) listAge(ctx context.Context, id string) (time.Duration, error) {
+	var out *r53r.GetFirewallDomainListOutput
+	err := s.calls.do(ctx, "GetFirewallDomainList", func() (err error) {
+		out, err = s.api.GetFirewallDomainList(ctx, &r53r.GetFirewallDomainListInput{FirewallDomainListId: &id})
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reading domain list %s: %w", id, err)
+	}
+	created, err := time.Parse(time.RFC3339Nano, aws.ToString(out.FirewallDomainList.CreationTime))
+	if err != nil {
+		return 0, nil
+	}
+	return s.now().Sub(created), nil
 }
 
 // classify sorts the group's rules into ours (with their lists' content,

@@ -37,6 +37,15 @@ type State struct {
 	// NextSlot numbers new lists, so names and CreatorRequestIds never
 	// repeat.
 	NextSlot int `json:"next_slot"`
+	// Creating names the lists being created: one found but not known
+	// afterwards was this state's, left by a sync that stopped during
+	// CreateFirewallDomainList, and need not wait for the orphan grace.
+	Creating []string `json:"creating,omitempty"`
+	// Instance tells this state's lists from those of other states of the
+	// same device (another host): it is part of their names and
+	// CreatorRequestIds. Empty in states saved before; set at the first
+	// list created.
+	Instance string `json:"instance,omitempty"`
 	// Others caches the count of domains in lists that are not ours.
 	Others *OthersCount `json:"others,omitempty"`
 }

@@ -58,6 +58,9 @@ type Config struct {
 	// AfterCall runs after every API call; an error it returns stops the
 	// sync (tests use it to inspect the firewall and to crash on purpose).
 	AfterCall func(op string, err error) error
+	// Now is the clock that lists' CreationTime is compared with (default
+	// time.Now).
+	Now func() time.Time
 }
 
 // Syncer syncs one rule group.
@@ -106,6 +109,9 @@ func New(api API, store StateStore, staging Staging, quota QuotaSource, cfg Conf
 	}
 	if cfg.Progress == nil {
 		cfg.Progress = LogProgress{Log: cfg.Log}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	s := &Syncer{cfg: cfg, api: api, store: store, staging: staging, quota: quota}
 	lim := cfg.Limiter
@@ -285,6 +291,8 @@ func (s *Syncer) lock() (func(), error) {
 	}
 	return func() {}, nil
 }
+
+func (s *Syncer) now() time.Time { return s.cfg.Now() }
 
 func (s *Syncer) planOptions() Options {
 	return Options{Band: s.cfg.Band, ImportMin: s.cfg.ImportMin,
