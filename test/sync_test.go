@@ -826,3 +826,17 @@ func TestSyncAcrossHostsSparesYoungLists(t *testing.T) {
 	}
 	hostB.converged(t, res.Compile, union(p.names, q.names))
 }
+
+// TestSyncKeepsTheLearnedSettleDelay: the delay a sync learned to wait
+// after a change is kept in the device's state for the next run.
+func TestSyncKeepsTheLearnedSettleDelay(t *testing.T) {
+	env := newSyncEnv(t, emulator.Config{})
+	env.sync(t, randomPolicy(51, "p0", 1), syncOpts{})
+	st, err := fwsync.FileStore{Dir: env.dir}.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.SettleNanos <= 0 {
+		t.Fatalf("no settle delay saved: %+v", st)
+	}
+}

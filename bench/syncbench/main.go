@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,7 @@ func main() {
 	settle := flag.Duration("settle", 200*time.Millisecond, "emulator settle delay")
 	rps := flag.Float64("rps", 5, "emulator throttle and client rate (requests/s)")
 	skip := flag.String("skip", "", "comma-separated workloads to skip (first-add, first-import, first-replace, change, change-replace)")
+	multi := flag.Bool("multi", false, "only the small multi-policy workload: three small layered policies synced one after another into one rule group")
 	flag.Parse()
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	ctx := context.Background()
@@ -49,6 +51,16 @@ func main() {
 	fmt.Printf("Emulator: %.0f requests/s throttle, settle %s. Calls include status polls.\n\n", *rps, *settle)
 	fmt.Println("| workload | domains added | domains removed | API calls | update calls, lower bound | wall time |")
 	fmt.Println("|---|---|---|---|---|---|")
+	if *multi {
+		for i, r := range run(ctx, moto, *settle, *rps, 10000, false, smallPolicies()...) {
+			row(fmt.Sprintf("small policies, sync %d of 3", i+1), r)
+		}
+		// An unchanged policy, synced again.
+		last := smallPolicies()[2]
+		rs := run(ctx, moto, *settle, *rps, 10000, false, last, last)
+		row("small policy, unchanged", rs[1])
+		return
+	}
 	for _, f := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(f)
 		if err != nil {
@@ -57,16 +69,16 @@ func main() {
 		base := plan(n, 0)
 		changed := plan(n, n/200) // n/200 removed and n/200 added: 1% of entries differ
 		if !skipped["first-add"] {
-			row(fmt.Sprintf("first sync, %d domains, ADD chunks", n), run(ctx, moto, *settle, *rps, n, false, base))
+			row(fmt.Sprintf("first sync, %d domains, ADD chunks", n), last(run(ctx, moto, *settle, *rps, n, false, base)))
 		}
 		if !skipped["first-import"] {
-			row(fmt.Sprintf("first sync, %d domains, S3 import", n), run(ctx, moto, *settle, *rps, n, true, base))
+			row(fmt.Sprintf("first sync, %d domains, S3 import", n), last(run(ctx, moto, *settle, *rps, n, true, base)))
 		}
 		if !skipped["first-replace"] {
 			row(fmt.Sprintf("first sync, %d domains, replace everything", n), replaceAll(ctx, *settle, *rps, n, base, nil))
 		}
 		if n >= 100000 && !skipped["change"] {
-			row(fmt.Sprintf("1%% change on %d domains, rpzfw diff", n), run(ctx, moto, *settle, *rps, n, false, base, changed))
+			row(fmt.Sprintf("1%% change on %d domains, rpzfw diff", n), last(run(ctx, moto, *settle, *rps, n, false, base, changed)))
 		}
 		if n >= 100000 && !skipped["change-replace"] {
 			row(fmt.Sprintf("1%% change on %d domains, replace everything", n), replaceAll(ctx, *settle, *rps, n, base, changed))
@@ -127,8 +139,41 @@ type quiet struct{}
 func (quiet) Step(int, int, fwsync.Step) {}
 func (quiet) Note(string, ...any)        {}
 
-// run syncs each plan in turn with rpzfw and reports the last sync.
-func run(ctx context.Context, moto string, settle time.Duration, rps float64, n int, useImport bool, plans ...*compile.Plan) result {
+func last(rs []result) result { return rs[len(rs)-1] }
+
+// smallPolicies are three small layered policies (7, 10 and 12 rules of
+// about 80 domains, mixed actions) of which each shares most of its
+// content with the one before: some rules change content, some action,
+// some are added or dropped, as consecutive versions of a policy do.
+func smallPolicies() []*compile.Plan {
+	actions := []string{"ALLOW", "BLOCK NXDOMAIN", "ALERT", "BLOCK NODATA"}
+	mk := func(version, rules int) *compile.Plan {
+		p := &compile.Plan{}
+		for i := range rules {
+			act := actions[(i+version*(i%2))%len(actions)]
+			r := dnsfw.Rule{Name: fmt.Sprintf("rpzfw-%d-%s", i+1, strings.ToLower(strings.ReplaceAll(act, " ", "-"))), Action: strings.Fields(act)[0]}
+			if f := strings.Fields(act); len(f) == 2 {
+				r.BlockResponse = aws.String(f[1])
+			}
+			// 80 names a rule; each version replaces a few of them.
+			for j := range 80 {
+				k := j
+				if j < 6*version && i%3 != 0 {
+					k = 1000*version + j
+				}
+				r.Domains = append(r.Domains, fmt.Sprintf("n%05d.r%02d.bench.example", k, i))
+			}
+			slices.Sort(r.Domains)
+			p.Rules = append(p.Rules, r)
+			p.DomainCount += len(r.Domains)
+		}
+		return p
+	}
+	return []*compile.Plan{mk(0, 7), mk(1, 10), mk(2, 12)}
+}
+
+// run syncs each plan in turn with rpzfw and reports each sync.
+func run(ctx context.Context, moto string, settle time.Duration, rps float64, n int, useImport bool, plans ...*compile.Plan) []result {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	_, c, group := newEmulator(ctx, moto, settle, rps, n)
@@ -143,7 +188,7 @@ func run(ctx context.Context, moto string, settle time.Duration, rps float64, n 
 	}
 	dir, _ := os.MkdirTemp("", "syncbench")
 	defer os.RemoveAll(dir)
-	var r result
+	var rs []result
 	for _, p := range plans {
 		s, err := fwsync.New(c, fwsync.FileStore{Dir: dir}, staging, fwsync.FixedQuota(3*n+1000), fwsync.Config{
 			RuleGroupID: group, Device: "bench", RateLimit: rps, Progress: quiet{}, PollInitial: settle,
@@ -155,9 +200,9 @@ func run(ctx context.Context, moto string, settle time.Duration, rps float64, n 
 		if err != nil {
 			log.Fatal(err)
 		}
-		r = result{added: res.Plan.Added, removed: res.Plan.Removed, calls: res.TotalCalls(), bound: res.LowerBound(), took: res.Took}
+		rs = append(rs, result{added: res.Plan.Added, removed: res.Plan.Removed, calls: res.TotalCalls(), bound: res.LowerBound(), took: res.Took})
 	}
-	return r
+	return rs
 }
 
 // replaceAll is what tools that send whole lists do: for every rule, the

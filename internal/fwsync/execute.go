@@ -243,6 +243,7 @@ func (r *run) importList(ctx context.Context, id string, domains []string) error
 		return err
 	}
 	r.pending[id] = true
+	r.changed[id] = time.Now()
 	set := make(map[string]struct{}, len(domains))
 	for _, d := range domains {
 		set[d] = struct{}{}
@@ -322,7 +323,7 @@ func (r *run) dirty(ctx context.Context, id string) error {
 // the import should have left by ADD and REMOVE chunks (the list is new
 // and no rule uses it yet, so this is as safe as the import).
 func (r *run) wait(ctx context.Context, id string) (listStatus, error) {
-	ls, err := r.s.settle(ctx, id, r.pending[id])
+	ls, err := r.s.settle(ctx, id, r.pending[id], r.changed[id])
 	var failed *importFailedError
 	if !errors.As(err, &failed) {
 		return ls, err
@@ -349,7 +350,7 @@ func (r *run) wait(ctx context.Context, id string) (listStatus, error) {
 	if !r.pending[id] {
 		return ls, nil // it holds what it should; its status stays as it is
 	}
-	return r.s.settle(ctx, id, true)
+	return r.s.settle(ctx, id, true, r.changed[id])
 }
 
 // settle waits for a list and records its content as clean.
@@ -370,6 +371,7 @@ func (r *run) settle(ctx context.Context, id string) error {
 	}
 	rec := r.st.Lists[id]
 	rec.Count, rec.Dirty, rec.Modified = len(doms), false, ls.modified
+	r.st.SettleNanos = r.s.lastSettle.Load()
 	return r.s.store.Save(ctx, r.st)
 }
 

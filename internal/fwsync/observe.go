@@ -202,7 +202,7 @@ func (s *Syncer) adoptLists(ctx context.Context, st *State, lists []types.Firewa
 func (s *Syncer) readContents(ctx context.Context, st *State) (map[string][]string, error) {
 	content := map[string][]string{}
 	for id, rec := range st.Lists {
-		ls, err := s.settle(ctx, id, false)
+		ls, err := s.settle(ctx, id, false, time.Time{})
 		var failed *importFailedError
 		if errors.As(err, &failed) && (rec.Dirty || rec.Modified != ls.modified) {
 			// A failed import (this sync's predecessor stopped before it

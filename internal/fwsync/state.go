@@ -46,6 +46,10 @@ type State struct {
 	// CreatorRequestIds. Empty in states saved before; set at the first
 	// list created.
 	Instance string `json:"instance,omitempty"`
+	// SettleNanos is the settle delay the syncs of this device have
+	// learned (how long to wait after a change before looking at the
+	// list), so a run starts from it rather than from PollInitial.
+	SettleNanos int64 `json:"settle_ns,omitempty"`
 	// Others caches the count of domains in lists that are not ours.
 	Others *OthersCount `json:"others,omitempty"`
 }

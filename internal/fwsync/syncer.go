@@ -162,6 +162,7 @@ func (s *Syncer) Sync(ctx context.Context, compileTo CompileFunc, maxDomains int
 		return nil, err
 	}
 	defer unlock()
+	s.resumeTuning(st)
 	res := &Result{Other: obs.OtherDomains, MaxDomains: maxDomains, DryRun: s.cfg.DryRun}
 	budget := s.budget(ctx, res, obs)
 	plan, err := s.planWithin(obs, compileTo, res, budget)
@@ -245,6 +246,7 @@ func (s *Syncer) Unsync(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	defer unlock()
+	s.resumeTuning(st)
 	plan, err := MakePlan(obs, nil, s.planOptions())
 	if err != nil {
 		return nil, err
@@ -323,6 +325,14 @@ func (s *Syncer) firstPollDelay() time.Duration {
 	return s.cfg.PollInitial
 }
 
+// resumeTuning starts from the settle delay an earlier run of this device
+// learned, rather than from PollInitial in every run.
+func (s *Syncer) resumeTuning(st *State) {
+	if st.SettleNanos > 0 && s.lastSettle.Load() == 0 {
+		s.lastSettle.Store(st.SettleNanos)
+	}
+}
+
 // tuneFirstPoll shortens the wait a little after it sufficed, and lengthens
 // it after it did not.
 func (s *Syncer) tuneFirstPoll(sufficed bool) {
@@ -344,13 +354,19 @@ type listStatus struct {
 }
 
 // settle waits until a list is COMPLETE and returns its count and
-// modification time. For a list just changed (fresh), the first poll waits
-// the tuned delay, so a steady stream of updates costs about one poll each.
-func (s *Syncer) settle(ctx context.Context, id string, fresh bool) (listStatus, error) {
+// modification time. For a list just changed (fresh), the first poll comes
+// the tuned delay after the change (changed; time spent on other lists
+// meanwhile counts), so a steady stream of updates costs about one poll
+// each.
+func (s *Syncer) settle(ctx context.Context, id string, fresh bool, changed time.Time) (listStatus, error) {
 	delay := s.cfg.PollInitial
 	if fresh {
 		delay = s.firstPollDelay()
-		if err := sleep(ctx, delay); err != nil {
+		wait := delay
+		if !changed.IsZero() {
+			wait -= time.Since(changed)
+		}
+		if err := sleep(ctx, wait); err != nil {
 			return listStatus{}, err
 		}
 	}
