@@ -48,8 +48,8 @@ type ruleKey struct {
 	source, rule string
 }
 
-// valueKey holds the value maps of one device, hour, action and source;
-// the value (a domain or a client) is the inner map's key, looked up from
+// valueKey holds the client maps of one device, hour, action and source;
+// the client is the inner map's key, looked up from
 // bytes without allocating.
 type valueKey struct {
 	dev    int64
@@ -64,7 +64,6 @@ type agg struct {
 	orgs    map[int64]int64
 	counts  map[countKey]int64
 	rules   map[ruleKey]int64
-	domains map[valueKey]map[string]*int64
 	clients map[valueKey]map[string]*int64
 	keys    int
 	hits    []store.Hit
@@ -81,7 +80,6 @@ func newAgg(orgs map[int64]int64, dir string) *agg {
 func (a *agg) reset() {
 	a.counts = map[countKey]int64{}
 	a.rules = map[ruleKey]int64{}
-	a.domains = map[valueKey]map[string]*int64{}
 	a.clients = map[valueKey]map[string]*int64{}
 	a.keys = 0
 }
@@ -121,7 +119,6 @@ func (a *agg) hit(h store.Hit, act uint8, minute, hour int64) {
 		a.keys++
 	}
 	a.rules[rk]++
-	a.value(a.domains, valueKey{h.DeviceID, hour, act, h.Source}, []byte(h.QueryName))
 	a.hits = append(a.hits, h)
 }
 
@@ -145,14 +142,12 @@ func (a *agg) rows() ([]store.Count, []store.Rollup) {
 				Action: actionNames[k.act], Source: k.source, Value: k.rule, N: n})
 		}
 	}
-	for dim, m := range map[string]map[valueKey]map[string]*int64{store.DimDomain: a.domains, store.DimClient: a.clients} {
-		for k, inner := range m {
-			at := time.Unix(k.hour*3600, 0).UTC()
-			for v, n := range inner {
-				for _, w := range []time.Duration{time.Hour, 24 * time.Hour} {
-					rolls = append(rolls, store.Rollup{OrgID: a.orgs[k.dev], DeviceID: k.dev, Dim: dim, Width: w, At: at.Truncate(w),
-						Action: actionNames[k.act], Source: k.source, Value: v, N: *n})
-				}
+	for k, inner := range a.clients {
+		at := time.Unix(k.hour*3600, 0).UTC()
+		for v, n := range inner {
+			for _, w := range []time.Duration{time.Hour, 24 * time.Hour} {
+				rolls = append(rolls, store.Rollup{OrgID: a.orgs[k.dev], DeviceID: k.dev, Dim: store.DimClient, Width: w, At: at.Truncate(w),
+					Action: actionNames[k.act], Source: k.source, Value: v, N: *n})
 			}
 		}
 	}

@@ -72,53 +72,62 @@ func Candidates(qname string) []string {
 }
 
 // sourceCache remembers lookups of recent hits: a name hit once is
-// usually hit again soon. Entries are keyed by a ten-minute window of the
-// hit's time, so a plan change reaches the hits after it within that
-// window; the cache is emptied when it reaches its bound (no eviction
-// order is worth its cost here).
+// usually hit again soon, and one list holds many of the names hit. Both
+// are keyed by a ten-minute window of the hit's time, so a plan change
+// reaches the hits after it within that window; a map is emptied when it
+// reaches its bound (no eviction order is worth its cost here).
 type sourceCache struct {
-	mu  sync.Mutex
-	max int
-	m   map[sourceKey]source
+	mu      sync.Mutex
+	max     int
+	lists   map[sourceKey]store.EntryLookup
+	entries map[sourceKey][]store.PlanEntry
 }
 
 type sourceKey struct {
-	device      int64
-	list, qname string
-	window      int64
+	device int64
+	name   string // a list ID, or a query name
+	window int64
 }
 
 const cacheWindow = 10 * time.Minute
 
 func newSourceCache(max int) *sourceCache {
-	return &sourceCache{max: max, m: make(map[sourceKey]source)}
+	return &sourceCache{max: max, lists: make(map[sourceKey]store.EntryLookup), entries: make(map[sourceKey][]store.PlanEntry)}
 }
 
 // lookup finds the source of a hit: the entry among the name's candidates
 // that the list's rule held, preferring the most specific; with a list no
-// deployment names, the first rule (by name order of the plan) that held
-// one.
+// deployment names, the most specific entry of any rule.
 func (c *sourceCache) lookup(ctx context.Context, s store.Deployments, dev int64, listID, qname string, at time.Time) (source, error) {
-	key := sourceKey{dev, listID, qname, at.UnixNano() / int64(cacheWindow)}
+	w := at.UnixNano() / int64(cacheWindow)
+	lk, ek := sourceKey{dev, listID, w}, sourceKey{dev, qname, w}
 	c.mu.Lock()
-	src, ok := c.m[key]
+	list, haveList := c.lists[lk]
+	entries, haveEntries := c.entries[ek]
 	c.mu.Unlock()
-	if ok {
-		return src, nil
+	var err error
+	if !haveList {
+		if list, err = s.LookupEntries(ctx, dev, listID, nil, at); err != nil {
+			return source{}, err
+		}
 	}
 	cands := Candidates(qname)
-	res, err := s.LookupEntries(ctx, dev, listID, cands, at)
-	if err != nil {
-		return source{}, err
+	if !haveEntries {
+		res, err := s.LookupEntries(ctx, dev, "", cands, at)
+		if err != nil {
+			return source{}, err
+		}
+		entries = res.Entries
 	}
-	src = pick(res, cands)
 	c.mu.Lock()
-	if len(c.m) >= c.max {
-		clear(c.m)
+	if len(c.lists)+len(c.entries) >= c.max {
+		clear(c.lists)
+		clear(c.entries)
 	}
-	c.m[key] = src
+	c.lists[lk], c.entries[ek] = list, entries
 	c.mu.Unlock()
-	return src, nil
+	list.Entries = entries
+	return pick(list, cands), nil
 }
 
 func pick(res store.EntryLookup, cands []string) source {

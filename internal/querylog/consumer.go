@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,8 +27,7 @@ type consumer struct {
 	spec   QueueSpec
 	queue  string
 	cl     Clients
-	devs   atomic.Pointer[devices]
-	cache  *sourceCache
+	ing    *Ingester
 	log    *slog.Logger
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -223,24 +221,15 @@ func (c *consumer) object(ctx context.Context, ref ObjectRef, sent time.Time) er
 
 // ingest reads an object and stores what it holds in one transaction.
 func (c *consumer) ingest(ctx context.Context, ref ObjectRef, out *s3.GetObjectOutput) (bool, ObjectStats, error) {
-	devs := c.devs.Load()
-	oi := newObjectIngest(ref, devs, c.cache, c.m.cfg.Store, c.log, c.m.cfg.SpillDir)
-	defer oi.agg.close()
-	if err := oi.read(ctx, out.Body); err != nil {
-		return false, oi.stats, fmt.Errorf("reading s3://%s/%s: %w", ref.Bucket, ref.Key, err)
-	}
 	size := aws.ToInt64(out.ContentLength)
 	if size == 0 {
 		size = ref.Size
 	}
-	obj := store.LogObject{Queue: c.queue, Bucket: ref.Bucket, Key: ref.Key, ETag: ref.ETag, OrgID: devs.org, Size: size,
-		Lines: oi.stats.Lines, BadLines: oi.stats.BadLines, Hits: oi.stats.Hits, Unattributed: oi.stats.Unattributed,
-		Newest: oi.stats.Newest, ProcessedAt: c.m.now(), Instance: c.m.cfg.Instance, Devices: oi.devicesSeen()}
-	fresh, err := c.m.cfg.Store.IngestObject(ctx, obj, func(w store.IngestWriter) error { return oi.agg.write(ctx, w) })
+	fresh, stats, err := c.ing.Ingest(ctx, ref, out.Body, size)
 	if err != nil {
 		c.m.metrics.errs.WithLabelValues("store", "other").Inc()
 	}
-	return fresh, oi.stats, err
+	return fresh, stats, err
 }
 
 func (c *consumer) observe(ref ObjectRef, fresh bool, st ObjectStats, start, sent time.Time) {
@@ -304,7 +293,7 @@ func (c *consumer) delete(ctx context.Context, handle *string) {
 
 // quarantine keeps a message that kept failing, then deletes it.
 func (c *consumer) quarantine(ctx context.Context, msg types.Message, receives int, reason string) {
-	err := c.m.cfg.Store.Quarantine(ctx, store.QuarantinedMessage{Queue: c.queue, OrgID: c.devs.Load().org,
+	err := c.m.cfg.Store.Quarantine(ctx, store.QuarantinedMessage{Queue: c.queue, OrgID: c.ing.devs.Load().org,
 		MessageID: aws.ToString(msg.MessageId), Body: aws.ToString(msg.Body), Receives: receives, Reason: reason, At: c.m.now()})
 	if err != nil {
 		c.log.Error("quarantining a failing message failed; it stays in the queue", "message", aws.ToString(msg.MessageId), "err", err)

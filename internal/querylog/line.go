@@ -1,6 +1,7 @@
 package querylog
 
 import (
+	"bytes"
 	"errors"
 	"time"
 	"unicode/utf8"
@@ -114,6 +115,9 @@ type scanner struct {
 }
 
 func (s *scanner) space() {
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return
+	}
 	for s.i < len(s.b) {
 		switch s.b[s.i] {
 		case ' ', '\t', '\r', '\n':
@@ -196,22 +200,28 @@ func (s *scanner) str() ([]byte, error) {
 	if s.i >= len(s.b) || s.b[s.i] != '"' {
 		return nil, errSyntax
 	}
-	s.i++
-	start := s.i
-	for s.i < len(s.b) {
-		switch c := s.b[s.i]; {
-		case c == '"':
-			v := s.b[start:s.i]
-			s.i++
-			return v, nil
-		case c == '\\':
-			return s.escaped(start)
-		case c < 0x20:
+	start := s.i + 1
+	q := bytes.IndexByte(s.b[start:], '"')
+	if q < 0 {
+		return nil, errSyntax
+	}
+	seg := s.b[start : start+q]
+	if e := bytes.IndexByte(seg, '\\'); e >= 0 {
+		for _, c := range seg[:e] {
+			if c < 0x20 {
+				return nil, errSyntax
+			}
+		}
+		s.i = start + e
+		return s.escaped(start)
+	}
+	for _, c := range seg {
+		if c < 0x20 {
 			return nil, errSyntax
 		}
-		s.i++
 	}
-	return nil, errSyntax
+	s.i = start + q + 1
+	return seg, nil
 }
 
 // escaped decodes a string with escapes that started at start.

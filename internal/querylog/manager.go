@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
 
@@ -51,6 +50,10 @@ type Config struct {
 	// Retention of log data, pruned every PruneEvery (default 1h).
 	Retention  store.Retention
 	PruneEvery time.Duration
+	// TopK is how many query names and clients the tops of each hour and
+	// day keep (default 1000); they are made every TopsEvery (default 1m).
+	TopK      int
+	TopsEvery time.Duration
 	// SpillDir holds the spill files of large objects (default: the
 	// system's temporary directory).
 	SpillDir string
@@ -73,6 +76,10 @@ func (c Config) withDefaults() Config {
 	def(&c.Visibility, 60*time.Second)
 	def(&c.RetryBase, 10*time.Second)
 	def(&c.PruneEvery, time.Hour)
+	def(&c.TopsEvery, time.Minute)
+	if c.TopK <= 0 {
+		c.TopK = 1000
+	}
 	def(&c.Retention.Hits, store.DefaultRetention.Hits)
 	def(&c.Retention.Counts, store.DefaultRetention.Counts)
 	c.Visibility = max(c.Visibility, 2*time.Second)
@@ -161,10 +168,16 @@ func (m *Manager) loop(ctx context.Context) {
 	defer refresh.Stop()
 	prune := time.NewTimer(time.Minute)
 	defer prune.Stop()
+	tops := time.NewTicker(m.cfg.TopsEvery)
+	defer tops.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-tops.C:
+			if err := m.MakeTops(ctx); err != nil && ctx.Err() == nil {
+				m.cfg.Log.Warn("making the tops of past hours and days failed", "err", err)
+			}
 		case <-refresh.C:
 			if err := m.refresh(ctx); err != nil && ctx.Err() == nil {
 				m.cfg.Log.Warn("reading the devices with log upload failed; keeping the current queues", "err", err)
@@ -181,38 +194,12 @@ func (m *Manager) loop(ctx context.Context) {
 	}
 }
 
-// group is the devices of one queue and credentials.
-type group struct {
-	spec  QueueSpec
-	devs  []deviceRef
-	rgOf  map[int64]string
-	vpcOf map[int64][]string
-}
-
 // refresh reads the devices with log upload and brings the consumers in
 // line: new queues start, gone ones stop, the others see the new devices.
 func (m *Manager) refresh(ctx context.Context) error {
-	all, err := m.cfg.Store.AllDevices(ctx)
+	groups, err := loadGroups(ctx, m.cfg.Store)
 	if err != nil {
 		return err
-	}
-	groups := map[string]*group{}
-	for _, d := range all {
-		if !d.LogEnabled || d.LogQueueURL == "" {
-			continue
-		}
-		st, err := m.cfg.Store.GetStatus(ctx, d.ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		spec := QueueSpec{URL: d.LogQueueURL, Device: d}
-		g := groups[spec.key()]
-		if g == nil {
-			g = &group{spec: spec, rgOf: map[int64]string{}, vpcOf: map[int64][]string{}}
-			groups[spec.key()] = g
-		}
-		g.devs = append(g.devs, deviceRef{ID: d.ID, OrgID: d.OrgID})
-		g.rgOf[d.ID], g.vpcOf[d.ID] = d.RuleGroupID, st.VPCs
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -224,10 +211,9 @@ func (m *Manager) refresh(ctx context.Context) error {
 		}
 	}
 	for key, g := range groups {
-		sort.Slice(g.devs, func(i, j int) bool { return g.devs[i].ID < g.devs[j].ID })
-		devs := newDevices(g.devs[0].OrgID, g.devs, g.rgOf, g.vpcOf)
+		devs := g.devices()
 		if c := m.consumers[key]; c != nil {
-			c.devs.Store(devs)
+			c.ing.devs.Store(devs)
 			continue
 		}
 		m.start(ctx, key, g.spec, devs)
@@ -250,9 +236,10 @@ func (m *Manager) start(ctx context.Context, key string, spec QueueSpec, devs *d
 		return
 	}
 	cctx, cancel := context.WithCancel(ctx)
-	c := &consumer{m: m, spec: spec, queue: spec.URL, cl: cl, cache: m.cache, log: log, cancel: cancel, done: make(chan struct{}),
+	ing := &Ingester{store: m.cfg.Store, queue: spec.URL, cache: m.cache, log: log, spillDir: m.cfg.SpillDir, instance: m.cfg.Instance, now: m.now}
+	ing.devs.Store(devs)
+	c := &consumer{m: m, spec: spec, queue: spec.URL, cl: cl, ing: ing, log: log, cancel: cancel, done: make(chan struct{}),
 		health: store.LogQueue{URL: spec.URL, OrgID: devs.org, State: store.QueueOK}}
-	c.devs.Store(devs)
 	m.consumers[key] = c
 	m.wg.Go(func() { c.run(cctx) })
 	log.Info("consuming a log queue", "devices", len(devs.orgs)-1)
@@ -304,4 +291,37 @@ func (c *consumer) store(ctx context.Context, h store.LogQueue) {
 	c.hmu.Lock()
 	c.wrote = c.m.now()
 	c.hmu.Unlock()
+}
+
+// Tops are made once a bucket is over, after a grace for late objects (an
+// object that adds to a bucket later has it made again).
+var topsGrace = map[time.Duration]time.Duration{time.Hour: 10 * time.Minute, 24 * time.Hour: time.Hour}
+
+// MakeTops makes the tops of the hours and days that are over and have
+// none (see store.LogTops).
+func (m *Manager) MakeTops(ctx context.Context) error {
+	return MakeTops(ctx, m.cfg.Store, m.now(), m.cfg.Retention.Hits, m.cfg.TopK)
+}
+
+// MakeTops makes the tops of every hour and day in the hits' retention
+// that is over and has none, k values each.
+func MakeTops(ctx context.Context, st store.LogTops, now time.Time, retention time.Duration, k int) error {
+	const batch = 100
+	for _, w := range []time.Duration{time.Hour, 24 * time.Hour} {
+		for {
+			bs, err := st.TopsToMake(ctx, w, now.Add(-retention), now.Add(-topsGrace[w]), batch)
+			if err != nil {
+				return err
+			}
+			for _, b := range bs {
+				if err := st.MakeTops(ctx, b, k); err != nil {
+					return err
+				}
+			}
+			if len(bs) < batch {
+				break
+			}
+		}
+	}
+	return nil
 }

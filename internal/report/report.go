@@ -21,9 +21,15 @@ import (
 // Note is said by every report.
 const Note = "Route 53 Resolver logs only the queries it did not answer from its cache: every count is a lower bound."
 
+// Store is what reports read.
+type Store interface {
+	store.LogReports
+	store.LogTops
+}
+
 // Reporter answers reports from a store.
 type Reporter struct {
-	Store store.LogReports
+	Store Store
 	// Now is the clock (default time.Now); Retention says which rows are
 	// kept (default store.DefaultRetention).
 	Now       func() time.Time
@@ -222,8 +228,13 @@ type Top struct {
 	Note     string
 }
 
-// Top ranks the values of by over a range, exact to the nanosecond for
-// domains and clients, to the minute for rules and sources.
+// Top ranks the values of by over a range. Rules and feeds come from
+// exact rollups, to the minute. Query names and clients come from the tops
+// of the hours and days the range covers, and hits for the rest, exact to
+// the nanosecond: exact for every value among each hour's or day's most
+// hit (store.LogTops), a lower bound for the others. With a feed filter
+// they are counted from the hits alone (exact, slower over long ranges,
+// and only within the hits' retention).
 func (r *Reporter) Top(ctx context.Context, f store.LogFilter, by string, limit int) (Top, error) {
 	if err := check(f); err != nil {
 		return Top{}, err
@@ -231,22 +242,68 @@ func (r *Reporter) Top(ctx context.Context, f store.LogFilter, by string, limit 
 	if limit <= 0 || limit > MaxTop {
 		return Top{}, fmt.Errorf("%w: limit must be 1 to %d", ErrRange, MaxTop)
 	}
-	var widths []time.Duration
+	var spans []store.Span
+	var err error
 	switch by {
 	case ByDomain, ByClient:
-		widths = []time.Duration{Day, Hour, 0}
+		if len(f.Sources) > 0 {
+			spans = []store.Span{{From: f.From, To: f.To}}
+		} else if spans, err = r.topSpans(ctx, f); err != nil {
+			return Top{}, err
+		}
 	case ByRule, BySource:
 		f = toMinutes(f)
-		widths = []time.Duration{Day, Hour, Minute}
+		spans = Spans(f.From, f.To, []time.Duration{Day, Hour, Minute}, r.fineSince())
 	default:
 		return Top{}, fmt.Errorf("%w: no top by %q (domain, client, rule or feed)", ErrRange, by)
 	}
-	spans := Spans(f.From, f.To, widths, r.fineSince())
 	rows, err := r.Store.Top(ctx, f, by, spans, limit)
 	if err != nil {
 		return Top{}, err
 	}
 	return Top{From: f.From, To: f.To, By: by, Rows: rows, Note: Note}, nil
+}
+
+// topSpans covers a range with the days and hours whose tops are made,
+// and hits for the rest.
+func (r *Reporter) topSpans(ctx context.Context, f store.LogFilter) ([]store.Span, error) {
+	made := map[time.Duration]map[time.Time]bool{}
+	for _, w := range []time.Duration{Day, Hour} {
+		ats, err := r.Store.TopsMade(ctx, f.OrgID, w, floor(f.From, w), ceil(f.To, w))
+		if err != nil {
+			return nil, err
+		}
+		made[w] = map[time.Time]bool{}
+		for _, at := range ats {
+			made[w][at] = true
+		}
+	}
+	var out []store.Span
+	add := func(s store.Span) {
+		if n := len(out); n > 0 && out[n-1].Width == s.Width && out[n-1].To.Equal(s.From) {
+			out[n-1].To = s.To
+			return
+		}
+		out = append(out, s)
+	}
+	for at := f.From; at.Before(f.To); {
+		switch {
+		case floor(at, Day).Equal(at) && made[Day][at] && !at.Add(Day).After(f.To):
+			add(store.Span{From: at, To: at.Add(Day), Width: Day})
+			at = at.Add(Day)
+		case floor(at, Hour).Equal(at) && made[Hour][at] && !at.Add(Hour).After(f.To):
+			add(store.Span{From: at, To: at.Add(Hour), Width: Hour})
+			at = at.Add(Hour)
+		default:
+			next := floor(at, Hour).Add(Hour)
+			if next.After(f.To) {
+				next = f.To
+			}
+			add(store.Span{From: at, To: next})
+			at = next
+		}
+	}
+	return out, nil
 }
 
 // Hits searches hits, newest first.

@@ -43,10 +43,10 @@ const (
 	// DimRule rolls hits up by rule (Value) and source; it also serves
 	// tops by source and timelines filtered by source.
 	DimRule = "rule"
-	// DimDomain rolls hits up by query name.
+	// DimDomain ranks hits by query name (in tops, see LogTops).
 	DimDomain = "domain"
 	// DimClient rolls every resolution up by client address (NONE too),
-	// for tops by client and distinct clients.
+	// for distinct clients; tops rank hits by client.
 	DimClient = "client"
 )
 
@@ -189,6 +189,7 @@ type Deployments interface {
 	RecordDeployment(ctx context.Context, deviceID int64, at time.Time, d Deployment) error
 	// LookupEntries answers for one domain list of the device and the
 	// candidate entries of a query name, as deployed at at (or nearest).
+	// An empty listID or no domains skip that part.
 	LookupEntries(ctx context.Context, deviceID int64, listID string, domains []string, at time.Time) (EntryLookup, error)
 	// CurrentFingerprint is the fingerprint of the device's deployment
 	// now ("" when none is recorded).
@@ -336,12 +337,39 @@ type LogReports interface {
 	// width 0).
 	SumHits(ctx context.Context, f LogFilter, spans []Span) (map[string]int64, error)
 	// Top ranks the values of dim ("rule", "domain", "client" or
-	// "source") by hits over spans.
+	// "source") by hits over spans: rule and source from the rule
+	// rollups, domain and client from the tops (device filter only; a
+	// source filter needs spans of width 0).
 	Top(ctx context.Context, f LogFilter, dim string, spans []Span, limit int) ([]TopRow, error)
 	// DistinctClients counts the client addresses over spans of the
 	// client rollup.
 	DistinctClients(ctx context.Context, f LogFilter, spans []Span) (int64, error)
 	SearchHits(ctx context.Context, q HitQuery) ([]Hit, error)
+}
+
+// TopsBucket is an hour or a day of one organization's hits.
+type TopsBucket struct {
+	OrgID int64
+	Width time.Duration
+	At    time.Time
+}
+
+// LogTops keep the top lists (query names, clients) of completed hours
+// and days, made from their hits once, so that a report over a month sums
+// a few thousand rows. Tops are bounded: a top over several buckets is
+// exact for the values among each bucket's K most hit, and a lower bound
+// for the others.
+type LogTops interface {
+	// TopsToMake lists the buckets of width in [since, before) that have
+	// hits and no tops (new, or touched by a late object since), oldest
+	// first, at most limit.
+	TopsToMake(ctx context.Context, width time.Duration, since, before time.Time, limit int) ([]TopsBucket, error)
+	// MakeTops makes a bucket's tops from its hits: the k most hit query
+	// names and clients of each device, and of all devices together.
+	MakeTops(ctx context.Context, b TopsBucket, k int) error
+	// TopsMade lists the buckets of width in [from, to) whose tops are
+	// made.
+	TopsMade(ctx context.Context, orgID int64, width time.Duration, from, to time.Time) ([]time.Time, error)
 }
 
 // Logs is everything the log pipeline and reports keep.
@@ -351,4 +379,5 @@ type Logs interface {
 	LogQueues
 	LogPruner
 	LogReports
+	LogTops
 }

@@ -212,33 +212,48 @@ func distance(at, from, to int64) int64 {
 func (d *DB) LookupEntries(ctx context.Context, deviceID int64, listID string, domains []string, at time.Time) (store.EntryLookup, error) {
 	var out store.EntryLookup
 	t := nanos(at)
+	if listID != "" {
+		var err error
+		if out.ListKnown, out.ListRule, err = d.listRule(ctx, deviceID, listID, t); err != nil {
+			return out, err
+		}
+	}
+	if len(domains) == 0 {
+		return out, nil
+	}
+	return d.lookupDomains(ctx, out, deviceID, domains, t)
+}
+
+// listRule is the rule a list held nearest to t.
+func (d *DB) listRule(ctx context.Context, deviceID int64, listID string, t int64) (known bool, rule string, err error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT rule_name, valid_from, valid_to FROM plan_lists WHERE device_id = $1 AND list_id = $2`, deviceID, listID)
 	if err != nil {
-		return out, fmt.Errorf("looking up list %s: %w", listID, err)
+		return false, "", fmt.Errorf("looking up list %s: %w", listID, err)
 	}
+	defer rows.Close()
 	best := int64(-1)
 	for rows.Next() {
 		var (
-			rule     string
+			r        string
 			from, to int64
 		)
-		if err := rows.Scan(&rule, &from, &to); err != nil {
-			rows.Close()
-			return out, fmt.Errorf("looking up list %s: %w", listID, err)
+		if err := rows.Scan(&r, &from, &to); err != nil {
+			return false, "", fmt.Errorf("looking up list %s: %w", listID, err)
 		}
 		if dist := distance(t, from, to); best < 0 || dist < best {
-			best, out.ListKnown, out.ListRule = dist, true, rule
+			best, known, rule = dist, true, r
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(domains) == 0 {
-		return out, err
-	}
+	return known, rule, rows.Err()
+}
+
+// lookupDomains adds to out the version nearest t of each of domains.
+func (d *DB) lookupDomains(ctx context.Context, out store.EntryLookup, deviceID int64, domains []string, t int64) (store.EntryLookup, error) {
 	args := []any{deviceID}
 	for _, dom := range domains {
 		args = append(args, dom)
 	}
-	rows, err = d.db.QueryContext(ctx, `SELECT domain, rule_name, source, line, valid_from, valid_to FROM plan_entries
+	rows, err := d.db.QueryContext(ctx, `SELECT domain, rule_name, source, line, valid_from, valid_to FROM plan_entries
 		WHERE device_id = $1 AND domain IN (`+paramList(2, len(domains))+`)`, args...)
 	if err != nil {
 		return out, fmt.Errorf("looking up plan entries: %w", err)

@@ -184,6 +184,8 @@ func (d *DB) PruneLogs(ctx context.Context, r store.Retention, now time.Time) (i
 		{"plan_lists", "", `valid_to <> 0 AND valid_to < $1`},
 		{"plan_versions", "id", `valid_to <> 0 AND valid_to < $1`},
 		{"log_rollups", "", fine + ` AND at < $1`},
+		{"log_tops", "", fine + ` AND at < $1`},
+		{"log_tops_done", "", fine + ` AND at < $1`},
 	}
 	var total int64
 	for _, s := range steps {
@@ -193,7 +195,7 @@ func (d *DB) PruneLogs(ctx context.Context, r store.Retention, now time.Time) (i
 			return total, err
 		}
 	}
-	for _, table := range []string{"log_rollups", "log_counts"} {
+	for _, table := range []string{"log_rollups", "log_counts", "log_tops", "log_tops_done"} {
 		n, err := d.pruneTable(ctx, table, "", `at < $1`, counts)
 		total += n
 		if err != nil {

@@ -28,6 +28,15 @@ func (d *DB) IngestObject(ctx context.Context, obj store.LogObject, write func(s
 	}
 	fresh := false
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		if d.dialect == dialectSQLite {
+			// SQLite's default page cache (2 MB) makes the rollups'
+			// upserts read their index from disk again and again; a
+			// connection's cache size is its own, so it is set here,
+			// where it matters, at the cost of one statement.
+			if _, err := tx.ExecContext(ctx, `PRAGMA cache_size = -65536`); err != nil {
+				return err
+			}
+		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO log_objects (queue, bucket, object_key, etag, org_id, size, lines,
 			bad_lines, hits, unattributed, newest, processed_at, instance)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
@@ -41,7 +50,11 @@ func (d *DB) IngestObject(ctx context.Context, obj store.LogObject, write func(s
 			return err // recorded before: add nothing
 		}
 		fresh = true
-		if err := write(&ingestWriter{tx: tx, d: d}); err != nil {
+		w := &ingestWriter{tx: tx, d: d, buckets: map[store.TopsBucket]bool{}}
+		if err := write(w); err != nil {
+			return err
+		}
+		if err := untop(ctx, tx, w.buckets); err != nil {
 			return err
 		}
 		return d.touchDevices(ctx, tx, obj.Devices, obj.ProcessedAt)
@@ -91,11 +104,18 @@ func (d *DB) ObjectIngested(ctx context.Context, queue, bucket, key, etag string
 type ingestWriter struct {
 	tx *sql.Tx
 	d  *DB
+	// buckets are the hours and days the hits fall in.
+	buckets map[store.TopsBucket]bool
 }
 
 const hitCols = 16
 
 func (w *ingestWriter) AddHits(ctx context.Context, hits []store.Hit) error {
+	for _, h := range hits {
+		for _, width := range []time.Duration{time.Hour, 24 * time.Hour} {
+			w.buckets[store.TopsBucket{OrgID: h.OrgID, Width: width, At: h.At.Truncate(width)}] = true
+		}
+	}
 	for len(hits) > 0 {
 		n := min(len(hits), maxParams/hitCols)
 		args := make([]any, 0, n*hitCols)

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,32 +38,43 @@ func inList[T any](c *cond, col string, vals []T) {
 	c.add(col+" IN ("+marks+")", args...)
 }
 
-// spans adds the time ranges of spans of one kind: widths > 0 read
-// tables of that width, width 0 reads hits.
-func (c *cond) spans(spans []store.Span, withWidth bool) {
-	var ors []string
+// text is the clause, with ? placeholders.
+func (c *cond) text() string { return strings.Join(c.parts, " AND ") }
+
+// union selects cols from table under c once per span, as one UNION ALL:
+// each select is one range of the table's index, which an OR of ranges
+// would not be. Widths > 0 read rows of that width; width 0 reads hits.
+func union(cols, table string, c *cond, spans []store.Span, withWidth bool) (string, []any) {
+	var qs []string
 	var args []any
 	for _, s := range spans {
+		q := "SELECT " + cols + " FROM " + table + " WHERE " + c.text()
+		args = append(args, c.args...)
 		if withWidth {
-			ors = append(ors, "(width = ? AND at >= ? AND at < ?)")
+			q += " AND width = ? AND at >= ? AND at < ?"
 			args = append(args, int64(s.Width/time.Second), nanos(s.From), nanos(s.To))
 		} else {
-			ors = append(ors, "(at >= ? AND at < ?)")
+			q += " AND at >= ? AND at < ?"
 			args = append(args, nanos(s.From), nanos(s.To))
 		}
+		qs = append(qs, q)
 	}
-	if len(ors) == 0 {
-		ors = []string{"1 = 0"}
+	if len(qs) == 0 {
+		return "SELECT " + cols + " FROM " + table + " WHERE 1 = 0", nil
 	}
-	c.add("("+strings.Join(ors, " OR ")+")", args...)
+	return strings.Join(qs, " UNION ALL "), args
 }
 
-// sql returns the clause with placeholders numbered from first.
-func (c *cond) sql(first int) string {
-	s := strings.Join(c.parts, " AND ")
+// numbered gives a query's ? placeholders the dialect's form: $1, $2 on
+// PostgreSQL; SQLite takes ? as they are (and looks numbered ones up in a
+// list, slowly when there are many).
+func (d *DB) numbered(q string) string {
+	if d.dialect == dialectSQLite {
+		return q
+	}
 	var b strings.Builder
-	n := first
-	for _, r := range s {
+	n := 1
+	for _, r := range q {
 		if r == '?' {
 			fmt.Fprintf(&b, "$%d", n)
 			n++
@@ -99,9 +111,8 @@ func splitSpans(spans []store.Span) (raw, rolled []store.Span) {
 
 // SumCounts sums resolutions by action over spans of counts.
 func (d *DB) SumCounts(ctx context.Context, f store.LogFilter, spans []store.Span) (map[string]int64, error) {
-	c := base(f, false)
-	c.spans(spans, true)
-	return d.sumByAction(ctx, `SELECT action, sum(n) FROM log_counts WHERE `+c.sql(1)+` GROUP BY action`, c.args)
+	q, args := union("action, n", "log_counts", base(f, false), spans, true)
+	return d.sumByAction(ctx, `SELECT action, sum(n) FROM (`+q+`) u GROUP BY action`, args)
 }
 
 // SumHits sums hits by action over spans: rule rollups, and hits one by
@@ -110,16 +121,13 @@ func (d *DB) SumHits(ctx context.Context, f store.LogFilter, spans []store.Span)
 	raw, rolled := splitSpans(spans)
 	r := base(f, true)
 	r.add("dim = ?", store.DimRule)
-	r.spans(rolled, true)
-	h := base(f, true)
-	h.spans(raw, false)
-	q := `SELECT action, sum(n) FROM (SELECT action, n FROM log_rollups WHERE ` + r.sql(1) +
-		` UNION ALL SELECT action, 1 AS n FROM log_hits WHERE ` + h.sql(len(r.args)+1) + `) u GROUP BY action`
-	return d.sumByAction(ctx, q, append(r.args, h.args...))
+	rq, rargs := union("action, n", "log_rollups", r, rolled, true)
+	hq, hargs := union("action, 1 AS n", "log_hits", base(f, true), raw, false)
+	return d.sumByAction(ctx, `SELECT action, sum(n) FROM (`+rq+` UNION ALL `+hq+`) u GROUP BY action`, append(rargs, hargs...))
 }
 
 func (d *DB) sumByAction(ctx context.Context, q string, args []any) (map[string]int64, error) {
-	rows, err := d.db.QueryContext(ctx, q, args...)
+	rows, err := d.db.QueryContext(ctx, d.numbered(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("summing log data: %w", err)
 	}
@@ -140,26 +148,24 @@ func (d *DB) sumByAction(ctx context.Context, q string, args []any) (map[string]
 
 // CountSeries sums counts of width into buckets.
 func (d *DB) CountSeries(ctx context.Context, f store.LogFilter, width, bucket time.Duration) ([]store.SeriesPoint, error) {
-	c := base(f, false)
-	c.spans([]store.Span{{From: f.From, To: f.To, Width: width}}, true)
-	return d.series(ctx, "log_counts", c, bucket)
+	return d.series(ctx, "log_counts", base(f, false), store.Span{From: f.From, To: f.To, Width: width}, bucket)
 }
 
 // HitSeries sums the rule rollups of width into buckets.
 func (d *DB) HitSeries(ctx context.Context, f store.LogFilter, width, bucket time.Duration) ([]store.SeriesPoint, error) {
 	c := base(f, true)
 	c.add("dim = ?", store.DimRule)
-	c.spans([]store.Span{{From: f.From, To: f.To, Width: width}}, true)
-	return d.series(ctx, "log_rollups", c, bucket)
+	return d.series(ctx, "log_rollups", c, store.Span{From: f.From, To: f.To, Width: width}, bucket)
 }
 
-func (d *DB) series(ctx context.Context, table string, c *cond, bucket time.Duration) ([]store.SeriesPoint, error) {
+func (d *DB) series(ctx context.Context, table string, c *cond, span store.Span, bucket time.Duration) ([]store.SeriesPoint, error) {
 	b := int64(bucket)
 	if b <= 0 {
 		return nil, fmt.Errorf("a series needs a positive bucket, not %v", bucket)
 	}
-	q := fmt.Sprintf(`SELECT at - (at %% %d) AS b, action, sum(n) FROM %s WHERE %s GROUP BY b, action ORDER BY b, action`, b, table, c.sql(1))
-	rows, err := d.db.QueryContext(ctx, q, c.args...)
+	sub, args := union("at, action, n", table, c, []store.Span{span}, true)
+	q := fmt.Sprintf(`SELECT at - (at %% %d) AS b, action, sum(n) FROM (%s) u GROUP BY b, action ORDER BY b, action`, b, sub)
+	rows, err := d.db.QueryContext(ctx, d.numbered(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading a timeline: %w", err)
 	}
@@ -187,30 +193,36 @@ var hitColumn = map[string]string{
 	"source":        "source",
 }
 
-// Top ranks the values of dim by hits (BLOCK and ALERT) over spans.
+// Top ranks the values of dim by hits (BLOCK and ALERT) over spans:
+// rules and sources from the rule rollups, names and clients from the
+// tops of their hours and days; spans of width 0 from the hits.
 func (d *DB) Top(ctx context.Context, f store.LogFilter, dim string, spans []store.Span, limit int) ([]store.TopRow, error) {
 	col, ok := hitColumn[dim]
 	if !ok {
 		return nil, fmt.Errorf("no top by %q", dim)
 	}
-	rollDim, rollCol := dim, "value"
-	if dim == "source" {
-		rollDim, rollCol = store.DimRule, "source"
-	}
 	if len(f.Actions) == 0 {
 		f.Actions = []string{store.ActionBlock, store.ActionAlert}
 	}
 	raw, rolled := splitSpans(spans)
-	r := base(f, true)
-	r.add("dim = ?", rollDim)
-	r.spans(rolled, true)
-	h := base(f, true)
-	h.spans(raw, false)
-	q := fmt.Sprintf(`SELECT v, sum(CASE WHEN action = 'BLOCK' THEN n ELSE 0 END), sum(CASE WHEN action = 'ALERT' THEN n ELSE 0 END)
-		FROM (SELECT %s AS v, action, n FROM log_rollups WHERE %s
-		      UNION ALL SELECT %s AS v, action, 1 AS n FROM log_hits WHERE %s) u
-		GROUP BY v ORDER BY sum(n) DESC, v LIMIT %d`, rollCol, r.sql(1), col, h.sql(len(r.args)+1), max(limit, 1))
-	rows, err := d.db.QueryContext(ctx, q, append(r.args, h.args...)...)
+	var rq string
+	var rargs []any
+	if dim == store.DimDomain || dim == store.DimClient {
+		rq, rargs = topsPart(f, dim, rolled)
+	} else {
+		rollCol := "value"
+		if dim == "source" {
+			rollCol = "source"
+		}
+		r := base(f, true)
+		r.add("dim = ?", store.DimRule)
+		rq, rargs = union(rollCol+` AS v, CASE WHEN action = 'BLOCK' THEN n ELSE 0 END AS b, CASE WHEN action = 'ALERT' THEN n ELSE 0 END AS a`,
+			"log_rollups", r, rolled, true)
+	}
+	hq, hargs := union(col+` AS v, CASE WHEN action = 'BLOCK' THEN 1 ELSE 0 END AS b, CASE WHEN action = 'ALERT' THEN 1 ELSE 0 END AS a`,
+		"log_hits", base(f, true), raw, false)
+	q := fmt.Sprintf(`SELECT v, sum(b), sum(a) FROM (%s UNION ALL %s) u GROUP BY v ORDER BY sum(b) + sum(a) DESC, v LIMIT %d`, rq, hq, max(limit, 1))
+	rows, err := d.db.QueryContext(ctx, d.numbered(q), append(rargs, hargs...)...)
 	if err != nil {
 		return nil, fmt.Errorf("ranking hits by %s: %w", dim, err)
 	}
@@ -226,15 +238,37 @@ func (d *DB) Top(ctx context.Context, f store.LogFilter, dim string, spans []sto
 	return out, rows.Err()
 }
 
-// DistinctClients counts client addresses in the client rollups of the
+// topsPart reads the tops of spans: each device's when the filter names
+// devices, all devices' (device 0) otherwise; an action filter picks the
+// column. Sources are not in tops: a source filter must come with spans
+// of width 0 only.
+func topsPart(f store.LogFilter, dim string, spans []store.Span) (string, []any) {
+	c := &cond{}
+	c.add("org_id = ? AND dim = ?", f.OrgID, dim)
+	if len(f.Devices) > 0 {
+		inList(c, "device_id", f.Devices)
+	} else {
+		c.add("device_id = 0")
+	}
+	b, a := "blocked", "alerted"
+	if !slices.Contains(f.Actions, store.ActionBlock) {
+		b = "0"
+	}
+	if !slices.Contains(f.Actions, store.ActionAlert) {
+		a = "0"
+	}
+	return union("value AS v, "+b+" AS b, "+a+" AS a", "log_tops", c, spans, true)
+}
+
+// DistinctClients counts the client addresses in the client rollups of the
 // spans (spans of width 0 are not counted: clients are rolled up by hour).
 func (d *DB) DistinctClients(ctx context.Context, f store.LogFilter, spans []store.Span) (int64, error) {
 	_, rolled := splitSpans(spans)
 	c := base(f, false)
 	c.add("dim = ?", store.DimClient)
-	c.spans(rolled, true)
+	q, args := union("value", "log_rollups", c, rolled, true)
 	var n int64
-	err := d.db.QueryRowContext(ctx, `SELECT count(DISTINCT value) FROM log_rollups WHERE `+c.sql(1), c.args...).Scan(&n)
+	err := d.db.QueryRowContext(ctx, d.numbered(`SELECT count(DISTINCT value) FROM (`+q+`) u`), args...).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("counting clients: %w", err)
 	}
@@ -265,9 +299,9 @@ func (d *DB) SearchHits(ctx context.Context, q store.HitQuery) ([]store.Hit, err
 	if limit <= 0 || limit > maxHitPage {
 		limit = maxHitPage
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT id, org_id, device_id, at, query_name, query_type, rcode, src_addr, src_id, vpc_id,
-		action, kind, rule_name, list_id, entry, source, line FROM log_hits WHERE `+c.sql(1)+
-		fmt.Sprintf(` ORDER BY at DESC, id DESC LIMIT %d`, limit), c.args...)
+	rows, err := d.db.QueryContext(ctx, d.numbered(`SELECT id, org_id, device_id, at, query_name, query_type, rcode, src_addr, src_id, vpc_id,
+		action, kind, rule_name, list_id, entry, source, line FROM log_hits WHERE `+c.text()+
+		fmt.Sprintf(` ORDER BY at DESC, id DESC LIMIT %d`, limit)), c.args...)
 	if err != nil {
 		return nil, fmt.Errorf("searching hits: %w", err)
 	}

@@ -29,6 +29,7 @@ func RunLogs(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ReportTop", testReportTop},
 		{"SearchHits", testSearchHits},
 		{"DeleteDeviceDropsHits", testDeleteDeviceDropsHits},
+		{"Tops", testTops},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -78,7 +79,6 @@ func ingest(t *testing.T, s store.Store, o store.LogObject, hits []store.Hit, no
 				widths     []time.Duration
 			}{
 				{store.DimRule, h.Rule, []time.Duration{time.Minute, time.Hour, 24 * time.Hour}},
-				{store.DimDomain, h.QueryName, []time.Duration{time.Hour, 24 * time.Hour}},
 				{store.DimClient, h.SrcAddr, []time.Duration{time.Hour, 24 * time.Hour}},
 			} {
 				for _, width := range r.widths {

@@ -98,6 +98,11 @@ func testPrune(t *testing.T, s store.Store) {
 	dep.Fingerprint, dep.Entries = "2", []store.PlanEntry{{Domain: "b", Rule: "r"}}
 	wantErr(t, "deploy", s.RecordDeployment(ctx, d.ID, old, dep), nil)
 
+	for _, at := range []time.Time{old, recent} {
+		for _, w := range []time.Duration{time.Hour, 24 * time.Hour} {
+			wantErr(t, "MakeTops", s.MakeTops(ctx, store.TopsBucket{OrgID: d.OrgID, Width: w, At: at.Truncate(w)}, 10), nil)
+		}
+	}
 	n, err := s.PruneLogs(ctx, store.DefaultRetention, hour0)
 	wantErr(t, "PruneLogs", err, nil)
 	if n == 0 {
@@ -111,18 +116,19 @@ func testPrune(t *testing.T, s store.Store) {
 	if ok, _ := s.ObjectIngested(ctx, o1.Queue, o1.Bucket, o1.Key, o1.ETag); ok {
 		t.Error("an object past retention was kept")
 	}
-	// Counts and daily rollups are kept for a year; hourly ones are not.
+	// Counts, daily rollups and tops are kept for a year; hourly ones are
+	// not.
 	sums, _ := s.SumCounts(ctx, all, []store.Span{{From: all.From, To: all.To, Width: time.Minute}})
 	if sums[store.ActionBlock] != 2 {
 		t.Errorf("counts after pruning: %v", sums)
 	}
 	days := []store.Span{{From: old.Truncate(24 * time.Hour), To: hour0.Truncate(24 * time.Hour).Add(24 * time.Hour), Width: 24 * time.Hour}}
 	if top, _ := s.Top(ctx, all, store.DimDomain, days, 10); len(top) != 2 {
-		t.Errorf("daily rollups after pruning: %+v", top)
+		t.Errorf("daily tops after pruning: %+v", top)
 	}
 	hours := []store.Span{{From: old.Truncate(time.Hour), To: hour0, Width: time.Hour}}
 	if top, _ := s.Top(ctx, all, store.DimDomain, hours, 10); len(top) != 1 {
-		t.Errorf("hourly rollups after pruning: %+v", top)
+		t.Errorf("hourly tops after pruning: %+v", top)
 	}
 	got, _ := s.LookupEntries(ctx, d.ID, "l", []string{"a", "b"}, hour0)
 	if len(got.Entries) != 1 || got.Entries[0].Domain != "b" {
@@ -199,9 +205,19 @@ func testReportSums(t *testing.T, s store.Store) {
 	}
 }
 
+// makeTops makes the tops of the five hours of twoDevices and their day.
+func makeTops(t *testing.T, s store.Store, org int64, k int) {
+	t.Helper()
+	for i := range 5 {
+		wantErr(t, "MakeTops", s.MakeTops(t.Context(), store.TopsBucket{OrgID: org, Width: time.Hour, At: hour0.Add(time.Duration(i) * time.Hour)}, k), nil)
+	}
+	wantErr(t, "MakeTops", s.MakeTops(t.Context(), store.TopsBucket{OrgID: org, Width: 24 * time.Hour, At: hour0.Truncate(24 * time.Hour)}, k), nil)
+}
+
 func testReportTop(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	d1, _ := twoDevices(t, s)
+	makeTops(t, s, d1.OrgID, 100)
 	f := store.LogFilter{OrgID: d1.OrgID, From: hour0, To: hour0.Add(5 * time.Hour)}
 	spans := []store.Span{{From: hour0, To: hour0.Add(30 * time.Minute)}, {From: hour0.Add(time.Hour), To: hour0.Add(3 * time.Hour), Width: time.Hour},
 		{From: hour0.Add(3 * time.Hour), To: f.To}}
@@ -290,5 +306,54 @@ func testDeleteDeviceDropsHits(t *testing.T, s store.Store) {
 	hits, _ := s.SearchHits(ctx, store.HitQuery{LogFilter: f})
 	if len(hits) != 24 {
 		t.Errorf("%d hits after deleting device two, want device one's 24", len(hits))
+	}
+}
+
+// testTops: tops are made for buckets with hits, keep the k most hit
+// values per device and for all devices, and are made again after an
+// object adds hits to their bucket.
+func testTops(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	d1, d2 := twoDevices(t, s)
+	org := d1.OrgID
+	// The other organization has a hit in the first hour too.
+	todo, err := s.TopsToMake(ctx, time.Hour, hour0.Add(-time.Hour), hour0.Add(5*time.Hour), 100)
+	wantErr(t, "TopsToMake", err, nil)
+	if len(todo) != 6 || todo[0].OrgID != org || !todo[0].At.Equal(hour0) || todo[1].OrgID == org {
+		t.Fatalf("hours to make: %+v", todo)
+	}
+	if todo, _ := s.TopsToMake(ctx, time.Hour, hour0, hour0.Add(2*time.Hour), 100); len(todo) != 3 {
+		t.Errorf("hours over before hour0+2h: %+v", todo)
+	}
+	makeTops(t, s, org, 1)
+	if todo, _ := s.TopsToMake(ctx, time.Hour, hour0, hour0.Add(5*time.Hour), 100); len(todo) != 1 || todo[0].OrgID == org {
+		t.Errorf("hours still to make: %+v", todo)
+	}
+	made, err := s.TopsMade(ctx, org, time.Hour, hour0, hour0.Add(5*time.Hour))
+	wantErr(t, "TopsMade", err, nil)
+	if len(made) != 5 {
+		t.Errorf("made: %v", made)
+	}
+	f := store.LogFilter{OrgID: org, From: hour0, To: hour0.Add(time.Hour)}
+	span := []store.Span{{From: hour0, To: hour0.Add(time.Hour), Width: time.Hour}}
+	// With k = 1, the first hour keeps one name (a0, a1 and a2 have 2
+	// hits each: the least name wins the tie).
+	top, err := s.Top(ctx, f, store.DimDomain, span, 10)
+	wantErr(t, "Top", err, nil)
+	if len(top) != 1 || top[0].Value != "a0.bad.example." || top[0].Blocked+top[0].Alerted != 2 {
+		t.Errorf("top of an hour with k=1: %+v", top)
+	}
+	f.Devices = []int64{d2.ID}
+	if top, _ := s.Top(ctx, f, store.DimClient, span, 10); len(top) != 1 || top[0].Value != "10.0.0.2" || top[0].Alerted != 2 {
+		t.Errorf("top clients of device two: %+v", top)
+	}
+	// A late object with a hit in the first hour: made again.
+	ingest(t, s, obj("late", org, d1.ID), []store.Hit{hit(org, d1.ID, hour0.Add(time.Minute), "late.example.", store.ActionBlock, "feed1")}, 0)
+	if made, _ := s.TopsMade(ctx, org, time.Hour, hour0, hour0.Add(5*time.Hour)); len(made) != 4 {
+		t.Errorf("made after a late object: %v", made)
+	}
+	todo, _ = s.TopsToMake(ctx, 24*time.Hour, hour0.Add(-24*time.Hour), hour0.Add(48*time.Hour), 100)
+	if len(todo) != 2 || todo[0].OrgID != org && todo[1].OrgID != org {
+		t.Errorf("days to make after a late object: %+v", todo)
 	}
 }
