@@ -16,13 +16,15 @@ import (
 )
 
 func runAdmin(ctx context.Context, args []string, stdout io.Writer) error {
-	const help = "admin token create --name NAME [--role admin|viewer] [--org ORG] | admin org create NAME | admin rotate-key\n(each takes serve's store flags: --config, --data-dir, --database, --master-key-file)"
+	const help = "admin token create --name NAME [--role admin|viewer] [--org ORG] | admin user create --name NAME --role admin|viewer [--org ORG] | admin org create NAME | admin rotate-key\n(each takes serve's store flags: --config, --data-dir, --database, --master-key-file)"
 	if len(args) == 0 {
 		return fmt.Errorf("%w: %s", errUsage, help)
 	}
 	switch {
 	case args[0] == "token" && len(args) > 1 && args[1] == "create":
 		return adminTokenCreate(ctx, args[2:], stdout)
+	case args[0] == "user" && len(args) > 1 && args[1] == "create":
+		return adminUserCreate(ctx, args[2:], stdout)
 	case args[0] == "org" && len(args) > 1 && args[1] == "create":
 		return adminOrgCreate(ctx, args[2:], stdout)
 	case args[0] == "rotate-key":

@@ -156,3 +156,38 @@ func TestAdminRotateKey(t *testing.T) {
 		t.Fatalf("policy secrets under the new key: %+v %v", s, err)
 	}
 }
+
+func TestAdminUserCreate(t *testing.T) {
+	dir, _, _ := adminFixture(t)
+	old := adminStdin
+	t.Cleanup(func() { adminStdin = old })
+	adminStdin = strings.NewReader("correct horse battery\n")
+	out, stderr, code := runCLI(t, "admin", "user", "create", "--data-dir", dir, "--name", "alice", "--role", "viewer")
+	if code != 0 || !strings.Contains(out, `"alice"`) {
+		t.Fatalf("user create: %d %q %s", code, out, stderr)
+	}
+	st, _ := openFixture(t, dir)
+	u, err := st.UserByName(context.Background(), "alice")
+	if err != nil || u.Role != store.RoleViewer || !strings.HasPrefix(u.PasswordHash, "$2") || strings.Contains(u.PasswordHash, "horse") {
+		t.Fatalf("stored user: %+v %v", u, err)
+	}
+	for _, c := range []struct {
+		stdin string
+		args  []string
+		want  string
+	}{
+		{"correct horse battery\n", []string{"--name", "alice", "--role", "admin"}, "exists"},
+		{"short\n", []string{"--name", "bob", "--role", "admin"}, "password"},
+		{"", []string{"--name", "bob", "--role", "admin"}, "password"},
+		{"correct horse battery\n", []string{"--name", "bob", "--role", "root"}, "--role"},
+		{"correct horse battery\n", []string{"--name", "bad name", "--role", "admin"}, "--name"},
+		{"correct horse battery\n", []string{"--role", "admin"}, "--name"},
+		{"correct horse battery\n", []string{"--name", "bob", "--role", "admin", "--org", "nope"}, "no organization"},
+	} {
+		adminStdin = strings.NewReader(c.stdin)
+		args := append([]string{"admin", "user", "create", "--data-dir", dir}, c.args...)
+		if _, stderr, code := runCLI(t, args...); code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", c.args, code, stderr, c.want)
+		}
+	}
+}
