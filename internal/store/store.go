@@ -289,6 +289,7 @@ type Store interface {
 	Orgs
 	Tokens
 	Users
+	Sessions
 	Policies
 	Devices
 	Statuses
