@@ -28,6 +28,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the service: devices kept in sync, a JSON API, metrics (no AWS account needed: a sandbox)", runServe},
 		{"admin", "manage the service's store: token create, org create, rotate-key", runAdmin},
+		{"logs", "set up a device's query logs (S3 notifications to SQS, Resolver query logging), or undo it", runLogs},
 		{"demo", "run the whole loop locally: emulator, sync, DNS answers (no AWS account needed)", runDemo},
 		{"plan", "compile a policy into DNS Firewall rules and print them", runPlan},
 		{"explain", "say which source and rule decide a query name, and why", runExplain},
