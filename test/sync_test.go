@@ -80,7 +80,7 @@ func (env *syncEnv) syncer(t *testing.T, o syncOpts) *fwsync.Syncer {
 	s, err := fwsync.New(env.c, fwsync.FileStore{Dir: env.dir}, nil, quota, fwsync.Config{
 		RuleGroupID: env.group, Device: "test", Band: o.band, RateLimit: rate, DryRun: o.dryRun, AllowShrink: !o.strict,
 		PollInitial: 2 * time.Millisecond, PollMax: 20 * time.Millisecond, SettleTimeout: 20 * time.Second,
-		Progress: quietProgress{}, AfterCall: o.after,
+		Progress: quietProgress{}, AfterCall: o.after, Now: env.e.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -582,6 +582,7 @@ func TestSyncRereadsAListChangedBehindItsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitComplete(t, env.c, victim)
+	env.e.Advance(fwsync.DefaultVerifyEvery) // every list is due to be checked again
 	again := env.sync(t, p, syncOpts{})
 	if again.Calls["ListFirewallDomains"] == 0 || again.Plan.Removed != 1 {
 		t.Fatalf("the changed list was not read back: calls %v, removed %d", again.Calls, again.Plan.Removed)
@@ -745,6 +746,7 @@ func TestSyncRepairsAnEditThatKeepsTheCount(t *testing.T) {
 		t.Fatalf("the edit should keep the count (%d -> %d) and move the modification time (%s -> %s)", *before.FirewallDomainList.DomainCount,
 			*after.FirewallDomainList.DomainCount, *before.FirewallDomainList.ModificationTime, *after.FirewallDomainList.ModificationTime)
 	}
+	env.e.Advance(fwsync.DefaultVerifyEvery) // every list is due to be checked again
 	again := env.sync(t, p, syncOpts{})
 	if again.Calls["ListFirewallDomains"] != 1 || again.Plan.Added != 1 || again.Plan.Removed != 1 {
 		t.Fatalf("the edited list was not read back and repaired alone: calls %v, added %d, removed %d", again.Calls, again.Plan.Added, again.Plan.Removed)
@@ -754,6 +756,47 @@ func TestSyncRepairsAnEditThatKeepsTheCount(t *testing.T) {
 	if quiet.Calls["ListFirewallDomains"] != 0 || !quiet.Plan.Unchanged {
 		t.Fatalf("an unchanged rule group was read back: calls %v", quiet.Calls)
 	}
+}
+
+// TestSyncUnchangedIsCheapAndStillNoticesEdits: an unchanged policy costs
+// at most 4 calls (the rules, the lists, and the status of the one list
+// confirmed longest ago); an edit by someone else to a list the state
+// trusts is still noticed and repaired within as many syncs as there are
+// lists, with no clock moving.
+func TestSyncUnchangedIsCheapAndStillNoticesEdits(t *testing.T) {
+	ctx := context.Background()
+	env := newSyncEnv(t, emulator.Config{})
+	p := randomPolicy(23, "p0", 2)
+	res := env.sync(t, p, syncOpts{})
+	lists, _ := env.c.ListFirewallDomainLists(ctx, &r53r.ListFirewallDomainListsInput{})
+	n := len(lists.FirewallDomainLists)
+	if n < 2 {
+		t.Fatalf("want several lists, got %d", n)
+	}
+	quiet := env.sync(t, p, syncOpts{})
+	if !quiet.Plan.Unchanged || quiet.TotalCalls() > 4 || quiet.Calls["GetFirewallDomainList"] != 1 {
+		t.Fatalf("an unchanged policy cost %d calls: %v", quiet.TotalCalls(), quiet.Calls)
+	}
+	victim := *lists.FirewallDomainLists[n-1].Id
+	if _, err := env.c.UpdateFirewallDomains(ctx, &r53r.UpdateFirewallDomainsInput{FirewallDomainListId: &victim, Operation: types.FirewallDomainUpdateOperationAdd, Domains: []string{"intruder.example"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitComplete(t, env.c, victim)
+	repaired := false
+	for range n {
+		r := env.sync(t, p, syncOpts{})
+		if r.Plan.Removed == 1 {
+			repaired = true
+			break
+		}
+		if !r.Plan.Unchanged || r.TotalCalls() > 4 {
+			t.Fatalf("before the edited list's turn: %d calls %v", r.TotalCalls(), r.Calls)
+		}
+	}
+	if !repaired {
+		t.Fatalf("the edit was not noticed within %d syncs", n)
+	}
+	env.converged(t, res.Compile, append(p.names, "intruder.example"))
 }
 
 // TestSyncAcrossHostsSparesYoungLists: two hosts sync one device with

@@ -370,7 +370,7 @@ func (r *run) settle(ctx context.Context, id string) error {
 		return err
 	}
 	rec := r.st.Lists[id]
-	rec.Count, rec.Dirty, rec.Modified = len(doms), false, ls.modified
+	rec.Count, rec.Dirty, rec.Modified, rec.Checked = len(doms), false, ls.modified, r.s.now()
 	r.st.SettleNanos = r.s.lastSettle.Load()
 	return r.s.store.Save(ctx, r.st)
 }

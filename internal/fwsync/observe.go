@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -25,8 +26,12 @@ func (s *Syncer) observe(ctx context.Context) (Observed, *State, error) {
 	if err != nil {
 		return Observed{}, nil, err
 	}
-	if err := s.checkGroup(ctx); err != nil {
-		return Observed{}, nil, err
+	// A state that has seen the group needs no GetFirewallRuleGroup: if
+	// the group is gone, ListFirewallRules says so in the same words.
+	if len(st.Lists) == 0 {
+		if err := s.checkGroup(ctx); err != nil {
+			return Observed{}, nil, err
+		}
 	}
 	rules, lists, err := s.listGroup(ctx)
 	if err != nil {
@@ -78,6 +83,13 @@ func (s *Syncer) checkGroup(ctx context.Context) error {
 	if err == nil {
 		return nil
 	}
+	return s.groupError(err)
+}
+
+// groupError explains an error reading the rule group; a group that does
+// not exist gets the commands that make one.
+func (s *Syncer) groupError(err error) error {
+	group := s.cfg.RuleGroupID
 	if apiCode(err) == "ResourceNotFoundException" {
 		return mark(ErrRuleGroupNotFound, fmt.Errorf("rule group %s does not exist in this account and region: create one, associate it with your VPCs, and sync into its ID:\n"+
 			"  aws route53resolver create-firewall-rule-group --name rpzfw --region REGION\n"+
@@ -110,6 +122,9 @@ func (s *Syncer) listGroup(ctx context.Context) ([]types.FirewallRule, []types.F
 		}
 		return out.FirewallRules, out.NextToken, nil
 	})
+	if apiCode(err) == "ResourceNotFoundException" {
+		return nil, nil, s.groupError(err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing the rules of %s: %w", group, err)
 	}
@@ -197,11 +212,23 @@ func (s *Syncer) adoptLists(ctx context.Context, st *State, lists []types.Firewa
 // the saved copy when the list is clean and unchanged since this state
 // saw it last (same ModificationTime), the list read back in full (and
 // saved) otherwise. ListFirewallDomainLists says nothing of modification
-// times, so each list costs one GetFirewallDomainList; only changed lists
-// cost a full read.
+// times, so asking costs one GetFirewallDomainList a list; a clean list
+// the service confirmed less than VerifyEvery ago is trusted without
+// asking, except the one confirmed longest ago, which every sync asks
+// about (see toVerify). Only changed lists cost a full read.
 func (s *Syncer) readContents(ctx context.Context, st *State) (map[string][]string, error) {
 	content := map[string][]string{}
-	for id, rec := range st.Lists {
+	verify := s.toVerify(st)
+	for _, id := range slices.Sorted(maps.Keys(st.Lists)) {
+		rec := st.Lists[id]
+		if !verify[id] {
+			doms, err := s.store.LoadDomains(ctx, id)
+			if err == nil && len(doms) == rec.Count {
+				content[id] = doms
+				continue
+			}
+			s.cfg.Progress.Note("saved content unreadable; asking the service", "list", id, "err", err)
+		}
 		ls, err := s.settle(ctx, id, false, time.Time{})
 		var failed *importFailedError
 		if errors.As(err, &failed) && (rec.Dirty || rec.Modified != ls.modified) {
@@ -234,10 +261,35 @@ func (s *Syncer) readContents(ctx context.Context, st *State) (map[string][]stri
 				return nil, err
 			}
 		}
-		rec.Count, rec.Dirty, rec.Modified = len(doms), false, ls.modified
+		rec.Count, rec.Dirty, rec.Modified, rec.Checked = len(doms), false, ls.modified, s.now()
 		content[id] = doms
 	}
 	return content, nil
+}
+
+// toVerify picks the lists to ask the service about: every list the state
+// cannot vouch for (dirty, no recorded ModificationTime, or confirmed
+// VerifyEvery ago or longer), and the clean list confirmed longest ago.
+// The others are trusted: the trade-off is that an edit by someone else
+// to one of them is noticed only when its turn comes (within VerifyEvery,
+// or within as many syncs as there are lists), not at the next sync.
+func (s *Syncer) toVerify(st *State) map[string]bool {
+	verify := map[string]bool{}
+	now := s.now()
+	oldest := ""
+	for id, rec := range st.Lists {
+		if rec.Dirty || rec.Modified == "" || rec.Checked.IsZero() || s.cfg.VerifyEvery < 0 || now.Sub(rec.Checked) >= s.cfg.VerifyEvery {
+			verify[id] = true
+			continue
+		}
+		if o := st.Lists[oldest]; oldest == "" || rec.Checked.Before(o.Checked) || (rec.Checked.Equal(o.Checked) && id < oldest) {
+			oldest = id
+		}
+	}
+	if oldest != "" {
+		verify[oldest] = true
+	}
+	return verify
 }
 
 // unchanged says whether a clean list is as the state recorded it: its
@@ -328,7 +380,7 @@ func (s *Syncer) otherDomains(ctx context.Context, st *State, lists []types.Fire
 	}
 	slices.Sort(ids)
 	key := strings.Join(ids, ",")
-	if st.Others != nil && st.Others.Lists == key && time.Since(st.Others.At) < OthersTTL {
+	if st.Others != nil && st.Others.Lists == key && s.now().Sub(st.Others.At) < OthersTTL {
 		return st.Others.Domains, nil
 	}
 	total := 0
@@ -343,7 +395,7 @@ func (s *Syncer) otherDomains(ctx context.Context, st *State, lists []types.Fire
 		}
 		total += int(aws.ToInt32(out.FirewallDomainList.DomainCount))
 	}
-	st.Others = &OthersCount{Lists: key, Domains: total, At: time.Now()}
+	st.Others = &OthersCount{Lists: key, Domains: total, At: s.now()}
 	return total, nil
 }
 

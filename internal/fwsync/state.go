@@ -27,6 +27,10 @@ type ListRecord struct {
 	// recorded: a list whose time moved was changed by someone else, even
 	// if its count did not, and is read back.
 	Modified string `json:"modified,omitempty"`
+	// Checked is when the service last confirmed Modified (the syncer's
+	// clock): until it is VerifyEvery old, a clean list is trusted without
+	// asking (see Config.VerifyEvery).
+	Checked time.Time `json:"checked,omitzero"`
 }
 
 // State is what rpzfw remembers of one device between syncs.

@@ -61,7 +61,17 @@ type Config struct {
 	// Now is the clock that lists' CreationTime is compared with (default
 	// time.Now).
 	Now func() time.Time
+	// VerifyEvery is how long a clean list whose ModificationTime the
+	// service confirmed is trusted without asking again (default
+	// DefaultVerifyEvery; negative: ask every sync). Each sync still asks
+	// about the one list confirmed longest ago, so an edit by someone else
+	// is noticed within VerifyEvery or as many syncs as there are lists,
+	// whichever comes first.
+	VerifyEvery time.Duration
 }
+
+// DefaultVerifyEvery is how long a clean list is trusted by default.
+const DefaultVerifyEvery = time.Hour
 
 // Syncer syncs one rule group.
 type Syncer struct {
@@ -109,6 +119,9 @@ func New(api API, store StateStore, staging Staging, quota QuotaSource, cfg Conf
 	}
 	if cfg.Progress == nil {
 		cfg.Progress = LogProgress{Log: cfg.Log}
+	}
+	if cfg.VerifyEvery == 0 {
+		cfg.VerifyEvery = DefaultVerifyEvery
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
