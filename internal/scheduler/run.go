@@ -12,6 +12,7 @@ import (
 	"github.com/rpzfw/rpzfw/internal/compile"
 	"github.com/rpzfw/rpzfw/internal/device"
 	"github.com/rpzfw/rpzfw/internal/fwsync"
+	"github.com/rpzfw/rpzfw/internal/querylog"
 	"github.com/rpzfw/rpzfw/internal/store"
 )
 
@@ -122,6 +123,9 @@ func (s *Scheduler) attempt(ctx context.Context, g *group, d store.Device, st st
 	out.plan, out.hash, out.result = res.Compile, device.PlanHash(res.Compile), store.ResultOK
 	if res.Plan.Unchanged {
 		out.result = store.ResultUnchanged
+	}
+	if err := querylog.RecordSync(ctx, s.cfg.Store, d.ID, s.cfg.Now(), out.hash, res.Compile, cfg.State); err != nil {
+		s.log.Warn("recording the deployed plan for log attribution failed; hits until the next sync may lack their source", "device", d.Nickname, "err", err)
 	}
 	vpcs, n, err := readVPCs(ctx, cl.Resolver, g.lim, d.RuleGroupID)
 	out.calls["ListFirewallRuleGroupAssociations"] += n
