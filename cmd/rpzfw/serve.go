@@ -123,5 +123,6 @@ func printWelcome(w io.Writer, svc *service.Service) {
 		fmt.Fprintf(w, "\nSandbox: the built-in DNS Firewall emulator (API %s, DNS %s) holds device \"sandbox\"\nwith the \"sample\" policy. Ask its DNS what the policy does:\n\n    dig @%s -p %s malware.example\n",
 			emu.APIURL, emu.Data.Addr(), hostOf(emu.Data.Addr()), portOf(emu.Data.Addr()))
 	}
+	fmt.Fprintf(w, "\nPortal: %s/ (log in as a user made with 'rpzfw admin user create --name NAME --role admin'; docs/portal.md)\n", svc.URL)
 	fmt.Fprintln(w, "\nStop with Ctrl-C. Docs: docs/service.md")
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/rpzfw/rpzfw/internal/secret"
 	"github.com/rpzfw/rpzfw/internal/store"
 	"github.com/rpzfw/rpzfw/internal/store/sqlstore"
+	"github.com/rpzfw/rpzfw/internal/web"
 )
 
 // Service is a running "rpzfw serve".
@@ -42,6 +43,7 @@ type Service struct {
 	sandbox *emulator.Running
 	sched   *scheduler.Scheduler
 	api     *api.Server
+	web     *web.Server
 	http    *http.Server
 	ln      net.Listener
 	stop    context.CancelFunc
@@ -137,6 +139,9 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	s.api = srv
+	if s.web, err = web.New(web.Config{Store: s.store, Actions: actions{s}, Log: s.log.With("part", "web")}); err != nil {
+		return err
+	}
 	return s.listen()
 }
 
@@ -147,7 +152,12 @@ func (s *Service) listen() error {
 	}
 	s.ln = ln
 	s.URL = "http://" + ln.Addr().String()
-	s.http = &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
+	// The portal's pages (/ and /ui/...) beside the API on the same port.
+	mux := http.NewServeMux()
+	mux.Handle("/", s.api)
+	mux.Handle("GET /{$}", s.web)
+	mux.Handle("/ui/", s.web)
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
 	go func() {
 		defer close(s.served)
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

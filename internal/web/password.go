@@ -28,6 +28,20 @@ func HashPassword(password string) (string, error) {
 	return string(h), nil
 }
 
+// dummyHash is compared against when the user does not exist, so a
+// login takes as long for a wrong name as for a wrong password.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password of anyone"), bcryptCost)
+
+// checkPassword says whether password matches hash ("" checks against a
+// dummy and fails).
+func checkPassword(hash, password string) bool {
+	if hash == "" {
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return false
+	}
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
+}
+
 // CheckUserName says whether name can be a login name: 1 to 64 letters,
 // digits and . _ @ -.
 func CheckUserName(name string) error {
