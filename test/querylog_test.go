@@ -79,6 +79,9 @@ func TestQueryLogsEndToEnd(t *testing.T) {
 		t.Error("the device's last_log_retrieved is not set")
 	}
 	env.checkReports(t)
+	if n := env.metric(t, "rpzfw_querylog_hits_total", "action", "BLOCK"); n != 2 {
+		t.Errorf("hits_total{action=BLOCK} = %v, want 2", n)
+	}
 
 	outer := t
 	t.Run("redelivery", func(t *testing.T) { env.redelivery(t) })

@@ -26,7 +26,7 @@ const defaultRange = 24 * time.Hour
 func reportParams() []param {
 	return []param{
 		{"query", "device", "string", "Device nicknames (repeat, or separate by commas); default: every device and the lines of none."},
-		{"query", "from", "string", "Start: RFC 3339, or -DURATION before now (-24h). Default: 24 hours before to."},
+		{"query", "from", "string", "Start: RFC 3339, or -DURATION before now (-90m, -24h, -30d). Default: 24 hours before to."},
 		{"query", "to", "string", "End (excluded): RFC 3339 or -DURATION. Default: now."},
 		{"query", "action", "string", "BLOCK or ALERT (repeat, or separate by commas)."},
 		{"query", "feed", "string", "Sources of the hits: feed names, allow-list, block-list (repeat, or separate by commas)."},
@@ -53,6 +53,11 @@ func when(r *http.Request, name string, now, def time.Time) (time.Time, error) {
 		return def, nil
 	}
 	if strings.HasPrefix(v, "-") {
+		if days, ok := strings.CutSuffix(v[1:], "d"); ok {
+			if n, err := strconv.Atoi(days); err == nil && n >= 0 && n <= 3660 {
+				return now.AddDate(0, 0, -n), nil
+			}
+		}
 		d, err := time.ParseDuration(v[1:])
 		if err == nil && d >= 0 {
 			return now.Add(-d), nil
@@ -60,7 +65,7 @@ func when(r *http.Request, name string, now, def time.Time) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
-		return time.Time{}, apiErr(http.StatusBadRequest, CodeBadRequest, name, "%q: want an RFC 3339 time (2030-01-02T15:04:05Z) or -DURATION before now (-24h)", v)
+		return time.Time{}, apiErr(http.StatusBadRequest, CodeBadRequest, name, "%q: want an RFC 3339 time (2030-01-02T15:04:05Z) or -DURATION before now (-24h, -30d)", v)
 	}
 	return t, nil
 }

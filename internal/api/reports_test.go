@@ -128,7 +128,7 @@ func TestReports(t *testing.T) {
 	if s := sum(e.adminB, ""); s.Blocked != 9 {
 		t.Errorf("organization B sees %+v", s)
 	}
-	if s := sum(e.viewer, "?device=a&device=b"); s.Blocked != 10 {
+	if s := sum(e.viewer, "?device=a&device=b&from=-1d"); s.Blocked != 10 {
 		t.Errorf("devices a and b: %+v", s)
 	}
 	if s := sum(e.viewer, "?device=b&feed=threats"); s.Blocked != 0 || s.Resolutions != 14 {

@@ -243,6 +243,8 @@ func (c *consumer) observe(ref ObjectRef, fresh bool, st ObjectStats, start, sen
 	mt.lines.WithLabelValues("read").Add(float64(st.Lines))
 	mt.lines.WithLabelValues("bad").Add(float64(st.BadLines))
 	mt.lines.WithLabelValues("unattributed").Add(float64(st.Unattributed))
+	mt.hits.WithLabelValues(store.ActionBlock).Add(float64(st.Blocked))
+	mt.hits.WithLabelValues(store.ActionAlert).Add(float64(st.Alerted))
 	mt.took.Observe(now.Sub(start).Seconds())
 	if !sent.IsZero() {
 		mt.lag.WithLabelValues("notification").Observe(now.Sub(sent).Seconds())

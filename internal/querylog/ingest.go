@@ -16,6 +16,8 @@ import (
 // ObjectStats say what one object held.
 type ObjectStats struct {
 	Lines, BadLines, Hits, Unattributed int64
+	// Blocked and Alerted split the hits stored.
+	Blocked, Alerted int64
 	// Newest is the time of its newest line.
 	Newest time.Time
 }
@@ -131,6 +133,11 @@ func (o *objectIngest) line(ctx context.Context, r *Record) error {
 		o.agg.client(dev.ID, hour, act, h.Source, r.SrcAddr)
 		o.agg.hit(h, act, minute, hour)
 		o.stats.Hits++
+		if act == actBlock {
+			o.stats.Blocked++
+		} else {
+			o.stats.Alerted++
+		}
 		o.seen[dev.ID] = true
 		return nil
 	}
