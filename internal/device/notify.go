@@ -64,7 +64,11 @@ func (p *Policies) answerNotify(ctx context.Context, w dns.ResponseWriter, r *dn
 	}
 	_ = w.WriteMsg(reply)
 	for _, t := range targets {
-		go p.refreshNow(ctx, t)
+		p.refreshes.Add(1)
+		go func() {
+			defer p.refreshes.Done()
+			p.refreshNow(ctx, t)
+		}()
 	}
 }
 

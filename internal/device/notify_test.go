@@ -18,6 +18,9 @@ func TestListenNotify(t *testing.T) {
 	keys := testKeyring(t)
 	ps := NewPolicies(PoliciesConfig{DataDir: t.TempDir(), Keyring: keys})
 	ctx, cancel := context.WithCancel(context.Background())
+	// The accepted NOTIFY starts a fetch that writes into the feed cache:
+	// it must end before the test's directory is removed.
+	defer ps.Wait()
 	defer cancel()
 	addr, err := ps.ListenNotify(ctx, "127.0.0.1:0")
 	if err != nil {

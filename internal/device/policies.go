@@ -47,7 +47,14 @@ type Policies struct {
 	mu       sync.Mutex
 	entries  map[PolicyKey]*entry
 	onChange func(orgID int64, policy string) // Watch's, for NOTIFY
+	// refreshes counts fetches a NOTIFY started, so a shutdown can wait
+	// for them instead of leaving them writing into the feed caches.
+	refreshes sync.WaitGroup
 }
+
+// Wait blocks until the fetches NOTIFYs started have ended (cancel the
+// context given to ListenNotify first).
+func (p *Policies) Wait() { p.refreshes.Wait() }
 
 // entry is one policy. mu serializes its loads; the watcher fields are
 // guarded by Policies.mu.

@@ -264,6 +264,7 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 	}
 	s.stopWatch()
 	<-s.watchDone
+	s.policies.Wait()
 	s.cancelWork()
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
