@@ -75,26 +75,9 @@ func latencyBench(ctx context.Context, samples int) error {
 	if err != nil {
 		return err
 	}
-	arrived := bareReader(ctx, sqsc, bare)
-	var lat, base []time.Duration
-	g := newLineGen(3, 0.03, planLines)
-	for i := range samples {
-		name := fmt.Sprintf("latency%d.bad1.example.", i)
-		body := sampleObject(g, name)
-		key := fmt.Sprintf("AWSLogs/111122223333/vpcdnsquerylogs/vpc-a/x_vpcdnsquerylogs_111122223333_%04d.log.gz", i)
-		t0 := time.Now()
-		for _, b := range []string{"logs-bare", "logs-rpzfw"} {
-			if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(b), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
-				return err
-			}
-		}
-		d, err := untilHit(get, name, t0)
-		if err != nil {
-			return err
-		}
-		lat = append(lat, d)
-		base = append(base, arrived(key).Sub(t0))
-		time.Sleep(time.Second)
+	lat, base, err := sample(ctx, s3c, get, bareReader(ctx, sqsc, bare), samples)
+	if err != nil {
+		return err
 	}
 	fmt.Printf("%d objects (1,000 lines each), pipeline at its defaults (20 s long poll), SQLite store; hits read through the reports API every 25 ms.\n\n", samples)
 	fmt.Println("| from S3 PutObject to | median | p90 | max |")
@@ -107,6 +90,31 @@ func latencyBench(ctx context.Context, samples int) error {
 	}
 	fmt.Println()
 	return nil
+}
+
+// sample puts samples objects, each in both buckets, and measures the time
+// to the hit in the API and to the bare reader's notification.
+func sample(ctx context.Context, s3c *s3.Client, get func(string, any) error, arrived func(string) time.Time, samples int) (lat, base []time.Duration, err error) {
+	g := newLineGen(3, 0.03, planLines)
+	for i := range samples {
+		name := fmt.Sprintf("latency%d.bad1.example.", i)
+		body := sampleObject(g, name)
+		key := fmt.Sprintf("AWSLogs/111122223333/vpcdnsquerylogs/vpc-a/x_vpcdnsquerylogs_111122223333_%04d.log.gz", i)
+		t0 := time.Now()
+		for _, b := range []string{"logs-bare", "logs-rpzfw"} {
+			if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(b), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+				return nil, nil, err
+			}
+		}
+		d, err := untilHit(get, name, t0)
+		if err != nil {
+			return nil, nil, err
+		}
+		lat = append(lat, d)
+		base = append(base, arrived(key).Sub(t0))
+		time.Sleep(time.Second)
+	}
+	return lat, base, nil
 }
 
 // sampleObject is a gzipped object of 1,000 lines and one hit on name.

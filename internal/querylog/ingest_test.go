@@ -120,9 +120,16 @@ func TestAttribution(t *testing.T) {
 			t.Errorf("x.bad.example: line %d of the feed, want 5", h.Line)
 		}
 	}
+	checkCounts(t, s, blocking, monitor)
+}
+
+// checkCounts: resolutions by device, no-match ones by VPC (vpc-shared
+// counts for both), the rest unattributed.
+func checkCounts(t *testing.T, s store.Store, blocking, monitor store.Device) {
+	t.Helper()
 	counts := func(devs []int64) map[string]int64 {
 		f := store.LogFilter{OrgID: blocking.OrgID, From: t0, To: t0.Add(time.Hour), Devices: devs}
-		c, err := s.SumCounts(ctx, f, []store.Span{{From: f.From, To: f.To, Width: time.Minute}})
+		c, err := s.SumCounts(t.Context(), f, []store.Span{{From: f.From, To: f.To, Width: time.Minute}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +144,7 @@ func TestAttribution(t *testing.T) {
 	if c := counts([]int64{0}); c[store.ActionBlock] != 1 || c[store.ActionNone] != 1 {
 		t.Errorf("unattributed counts: %v", c)
 	}
-	if st, _ := s.GetStatus(ctx, monitor.ID); st.LastLogRetrieved.IsZero() {
+	if st, _ := s.GetStatus(t.Context(), monitor.ID); st.LastLogRetrieved.IsZero() {
 		t.Error("last_log_retrieved not set")
 	}
 }
