@@ -39,14 +39,41 @@ func (s *Syncer) execute(ctx context.Context, plan Plan, st *State) error {
 		}
 		r.content[id] = set
 	}
-	for i, step := range plan.Steps {
+	for i := 0; i < len(plan.Steps); i++ {
+		if plan.Steps[i].Kind == StepSettle {
+			// Lists waited for together are polled in the order they were
+			// changed: each first poll comes its delay after its own
+			// change, so their settling overlaps.
+			j := i
+			for j < len(plan.Steps) && plan.Steps[j].Kind == StepSettle {
+				j++
+			}
+			order := slices.Clone(plan.Steps[i:j])
+			slices.SortStableFunc(order, func(a, b Step) int { return r.changed[r.id(a.List)].Compare(r.changed[r.id(b.List)]) })
+			for k, step := range order {
+				s.cfg.Progress.Step(i+k+1, len(plan.Steps), step)
+				if err := r.do(ctx, step); err != nil {
+					return fmt.Errorf("step %d of %d (%s): %w", i+k+1, len(plan.Steps), step.Describe(), err)
+				}
+			}
+			i = j - 1
+			continue
+		}
+		step := plan.Steps[i]
 		s.cfg.Progress.Step(i+1, len(plan.Steps), step)
 		if err := r.do(ctx, step); err != nil {
 			return fmt.Errorf("step %d of %d (%s): %w", i+1, len(plan.Steps), step.Describe(), err)
 		}
 	}
-	// Anything still settling is waited for and recorded.
-	for _, id := range slices.Sorted(maps.Keys(r.pending)) {
+	// Anything still settling is waited for and recorded, together.
+	ids := slices.Collect(maps.Keys(r.pending))
+	slices.SortFunc(ids, func(a, b string) int {
+		if c := r.changed[a].Compare(r.changed[b]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	for _, id := range ids {
 		if err := r.settle(ctx, id); err != nil {
 			return err
 		}

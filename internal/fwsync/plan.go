@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // StepKind is one kind of planned action.
@@ -224,25 +225,132 @@ func (p *Plan) prepare(seq []entry, o Options) {
 }
 
 // add sends the additions of kept rules and creates new rules, in
-// precedence order; each rule's list settles before the next rule's
-// changes start.
+// precedence order. A list is waited for only where it matters: before a
+// later rule's additions or creation when their entries interact with an
+// earlier rule's additions still settling (a name the earlier rule gains
+// must not reach the later one first), and once for all lists at the end of
+// the phase, before actions switch and entries go. Lists whose changes do
+// not interact settle side by side.
 func (p *Plan) add(seq []entry, o Options) {
+	var w waits
 	for i, e := range seq {
 		switch {
 		case e.old != nil && e.new != nil:
 			add := diff(e.new.Domains, e.old.Domains)
+			p.Steps = append(p.Steps, w.before(PhaseAdd, add)...)
 			p.Steps = append(p.Steps, updateSteps(StepAdd, PhaseAdd, e.old, add, o.Chunk)...)
+			w.after(e.old.ListID, e.old.ListName, add)
 			p.Added += len(add)
 			p.Rules[i] = RuleChange{Old: &e.old.Spec, New: &e.new.Spec, OldPriority: e.old.Priority, Priority: e.priority, Added: add}
 		case e.new != nil:
 			p.Rules[i] = RuleChange{New: &e.new.Spec, Priority: e.priority, Added: e.new.Domains}
 			ref := fmt.Sprintf("new:%d", e.newIndex)
 			spec := e.new.Spec
+			p.Steps = append(p.Steps, w.before(PhaseAdd, e.new.Domains)...)
 			p.Steps = append(p.Steps,
 				Step{Kind: StepSettle, Phase: PhaseAdd, List: ref, ListName: o.NewListName(e.newIndex)},
 				Step{Kind: StepCreateRule, Phase: PhaseAdd, List: ref, ListName: o.NewListName(e.newIndex), Priority: e.priority, Spec: &spec})
 		}
 	}
+	p.Steps = append(p.Steps, w.all(PhaseAdd)...)
+}
+
+// waits tracks the lists of one phase whose changes are still settling.
+type waits struct {
+	pending []pendingList
+}
+
+type pendingList struct {
+	id, name string
+	doms     entrySet
+}
+
+// before returns the settle steps that must come before a change of doms:
+// one for each list still settling whose changes interact with them.
+func (w *waits) before(phase string, doms []string) []Step {
+	if len(doms) == 0 || len(w.pending) == 0 {
+		return nil
+	}
+	set := newEntrySet(doms)
+	var steps []Step
+	w.pending = slices.DeleteFunc(w.pending, func(l pendingList) bool {
+		if !l.doms.interacts(set) {
+			return false
+		}
+		steps = append(steps, Step{Kind: StepSettle, Phase: phase, List: l.id, ListName: l.name})
+		return true
+	})
+	return steps
+}
+
+// after records that list id was sent doms and is settling.
+func (w *waits) after(id, name string, doms []string) {
+	if len(doms) > 0 {
+		w.pending = append(w.pending, pendingList{id, name, newEntrySet(doms)})
+	}
+}
+
+// all returns a settle step for every list still settling.
+func (w *waits) all(phase string) []Step {
+	var steps []Step
+	for _, l := range w.pending {
+		steps = append(steps, Step{Kind: StepSettle, Phase: phase, List: l.id, ListName: l.name})
+	}
+	w.pending = nil
+	return steps
+}
+
+// entrySet holds list entries by the name they are rooted at ("*.a.b" and
+// "a.b" both at "a.b"), and which roots carry a wildcard.
+type entrySet struct {
+	roots    map[string]bool
+	wildcard map[string]bool
+}
+
+func newEntrySet(doms []string) entrySet {
+	s := entrySet{roots: make(map[string]bool, len(doms)), wildcard: map[string]bool{}}
+	for _, d := range doms {
+		root, wild := strings.CutPrefix(d, "*.")
+		s.roots[root] = true
+		if wild {
+			s.wildcard[root] = true
+		}
+	}
+	return s
+}
+
+// interacts says whether some query name could match an entry of s and
+// one of t: the same root, or a name under the other's wildcard. It errs
+// on the side of yes (a wildcard counts as matching its root too).
+func (s entrySet) interacts(t entrySet) bool {
+	return s.under(t) || t.under(s)
+}
+
+// under says whether an entry of s shares a root with t or sits below one
+// of t's wildcards.
+func (s entrySet) under(t entrySet) bool {
+	if len(t.wildcard) == 0 && len(s.roots) > len(t.roots) {
+		s, t = t, s // exact roots only: look the smaller set up in the larger
+	}
+	for root := range s.roots {
+		if t.roots[root] {
+			return true
+		}
+		if len(t.wildcard) == 0 {
+			continue
+		}
+		for name := root; ; {
+			_, parent, ok := strings.Cut(name, ".")
+			if !ok {
+				break
+			}
+			if t.wildcard[parent] {
+				return true
+			}
+			name = parent
+		}
+	}
+	return false
 }
 
 // switchActions changes the action or name of kept rules.
@@ -256,18 +364,25 @@ func (p *Plan) switchActions(seq []entry) {
 }
 
 // remove sends the removals of kept rules and deletes old rules, in
-// reverse precedence order, then retires the old rules' lists.
+// reverse precedence order, then retires the old rules' lists. A list is
+// waited for only before an earlier rule loses entries that interact with
+// its removals still settling (a name must not lose its old match while a
+// later leftover could still catch it); the rest settle side by side.
 func (p *Plan) remove(seq []entry, o Options) {
 	var retire []Step
+	var w waits
 	for i := len(seq) - 1; i >= 0; i-- {
 		e := seq[i]
 		switch {
 		case e.old != nil && e.new != nil:
 			rm := diff(e.old.Domains, e.new.Domains)
+			p.Steps = append(p.Steps, w.before(PhaseRemove, rm)...)
 			p.Steps = append(p.Steps, updateSteps(StepRemove, PhaseRemove, e.old, rm, o.Chunk)...)
+			w.after(e.old.ListID, e.old.ListName, rm)
 			p.Removed += len(rm)
 			p.Rules[i].Removed = rm
 		case e.old != nil:
+			p.Steps = append(p.Steps, w.before(PhaseRemove, e.old.Domains)...)
 			p.Steps = append(p.Steps, Step{Kind: StepDeleteRule, Phase: PhaseRemove, List: e.old.ListID, ListName: e.old.ListName})
 			retire = append(retire, Step{Kind: StepDeleteList, Phase: PhaseRetire, List: e.old.ListID, ListName: e.old.ListName})
 			p.Removed += len(e.old.Domains)
@@ -440,15 +555,12 @@ func fitGaps(seq []entry, band Band) bool {
 	return true
 }
 
-// updateSteps sends doms to a kept rule's list in chunks, then waits for
-// the list to settle so the next rule's changes start from a settled state.
+// updateSteps sends doms to a kept rule's list in chunks; when the list
+// must settle is the caller's (waits).
 func updateSteps(kind StepKind, phase string, r *OwnedRule, doms []string, size int) []Step {
 	var steps []Step
 	for _, c := range chunk(doms, size) {
 		steps = append(steps, Step{Kind: kind, Phase: phase, List: r.ListID, ListName: r.ListName, Domains: c})
-	}
-	if len(doms) > 0 {
-		steps = append(steps, Step{Kind: StepSettle, Phase: phase, List: r.ListID, ListName: r.ListName})
 	}
 	return steps
 }
