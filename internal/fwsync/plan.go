@@ -241,7 +241,8 @@ func (p *Plan) add(seq []entry, o Options) {
 			p.Steps = append(p.Steps, updateSteps(StepAdd, PhaseAdd, e.old, add, o.Chunk)...)
 			w.after(e.old.ListID, e.old.ListName, add)
 			p.Added += len(add)
-			p.Rules[i] = RuleChange{Old: &e.old.Spec, New: &e.new.Spec, OldPriority: e.old.Priority, Priority: e.priority, Added: add}
+			spec := keptSpec(e.old.Spec, e.new.Spec)
+			p.Rules[i] = RuleChange{Old: &e.old.Spec, New: &spec, OldPriority: e.old.Priority, Priority: e.priority, Added: add}
 		case e.new != nil:
 			p.Rules[i] = RuleChange{New: &e.new.Spec, Priority: e.priority, Added: e.new.Domains}
 			ref := fmt.Sprintf("new:%d", e.newIndex)
@@ -353,11 +354,15 @@ func (s entrySet) under(t entrySet) bool {
 	return false
 }
 
-// switchActions changes the action or name of kept rules.
+// switchActions changes the action or name of kept rules; a rule whose
+// name changed only in its position number keeps its name (keptSpec), so
+// a rule that merely moved costs no call here.
 func (p *Plan) switchActions(seq []entry) {
 	for _, e := range seq {
-		if e.old != nil && e.new != nil && e.old.Spec != e.new.Spec {
-			spec := e.new.Spec
+		if e.old == nil || e.new == nil {
+			continue
+		}
+		if spec := keptSpec(e.old.Spec, e.new.Spec); spec != e.old.Spec {
 			p.Steps = append(p.Steps, Step{Kind: StepUpdateRule, Phase: PhaseSwitch, List: e.old.ListID, ListName: e.old.ListName, Spec: &spec})
 		}
 	}
@@ -390,6 +395,44 @@ func (p *Plan) remove(seq []entry, o Options) {
 		}
 	}
 	p.Steps = append(p.Steps, retire...)
+}
+
+// keptSpec is what a kept rule becomes: the new settings, under the old
+// name when the names differ only in the position number the compiler puts
+// in them ("rpzfw-3-nxdomain" for "rpzfw-2-nxdomain"). A rule that moved
+// because another was added or dropped before it keeps its name rather than
+// cost a rename-only UpdateFirewallRule; a name is a label, and its number
+// says nothing about where the rule sits (its priority does).
+func keptSpec(old, new RuleSpec) RuleSpec {
+	if samePlace(old.Name, new.Name) {
+		new.Name = old.Name
+	}
+	return new
+}
+
+// samePlace says whether two rule names differ at most in their second
+// dash-separated field, when that field is a number in both.
+func samePlace(a, b string) bool {
+	if a == b {
+		return true
+	}
+	pa, pb := strings.SplitN(a, "-", 3), strings.SplitN(b, "-", 3)
+	if len(pa) != 3 || len(pb) != 3 || pa[0] != pb[0] || pa[2] != pb[2] {
+		return false
+	}
+	return isNumber(pa[1]) && isNumber(pb[1])
+}
+
+func isNumber(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // merge pairs desired rules with owned ones and lays both out in one

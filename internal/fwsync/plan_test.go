@@ -275,17 +275,19 @@ func TestPlanIsSafeAtEveryStep(t *testing.T) {
 // ones, the counts add up to the plan's, and each rule ends at Priority.
 func checkRuleChanges(t *testing.T, obs Observed, desired []DesiredRule, p Plan, end *sim) {
 	t.Helper()
-	oldDomains := map[string][]string{}
-	for _, r := range obs.Owned {
-		oldDomains[r.Spec.Name] = r.Domains
+	oldDomains := map[*RuleSpec][]string{} // names may repeat (keptSpec)
+	for i := range obs.Owned {
+		oldDomains[&obs.Owned[i].Spec] = obs.Owned[i].Domains
 	}
-	newDomains := map[string][]string{}
+	// Kept rules may keep their old names (keptSpec): the rules of the
+	// plan that remain are the desired ones, in order.
+	var newDomains [][]string
 	for _, d := range desired {
-		newDomains[d.Spec.Name] = d.Domains
+		newDomains = append(newDomains, d.Domains)
 	}
-	endPriority := map[string]int{}
+	endPriority := map[string][]int{} // a kept name may meet a new rule's for a moment
 	for _, r := range end.rules {
-		endPriority[r.spec.Name] = r.priority
+		endPriority[r.spec.Name] = append(endPriority[r.spec.Name], r.priority)
 	}
 	added, removed, kept := 0, 0, 0
 	for _, c := range p.Rules {
@@ -294,10 +296,12 @@ func checkRuleChanges(t *testing.T, obs Observed, desired []DesiredRule, p Plan,
 		if c.New == nil {
 			continue
 		}
-		kept++
+		if !samePlace(desired[kept].Spec.Name, c.New.Name) {
+			t.Fatalf("rule %s stands for %s", c.New.Name, desired[kept].Spec.Name)
+		}
 		set := map[string]bool{}
 		if c.Old != nil {
-			for _, d := range oldDomains[c.Old.Name] {
+			for _, d := range oldDomains[c.Old] {
 				set[d] = true
 			}
 		}
@@ -307,12 +311,13 @@ func checkRuleChanges(t *testing.T, obs Observed, desired []DesiredRule, p Plan,
 		for _, d := range c.Removed {
 			delete(set, d)
 		}
-		if got, want := slices.Sorted(maps.Keys(set)), newDomains[c.New.Name]; !slices.Equal(got, want) && len(got)+len(want) > 0 {
+		if got, want := slices.Sorted(maps.Keys(set)), newDomains[kept]; !slices.Equal(got, want) && len(got)+len(want) > 0 {
 			t.Fatalf("rule %s (%s): old domains with the changes are %v, the plan has %v", c.New.Name, c.Change(), got, want)
 		}
-		if endPriority[c.New.Name] != c.Priority {
+		if !slices.Contains(endPriority[c.New.Name], c.Priority) {
 			t.Fatalf("rule %s ends at priority %d, the plan says %d", c.New.Name, endPriority[c.New.Name], c.Priority)
 		}
+		kept++
 	}
 	if added != p.Added || removed != p.Removed || kept != len(desired) || len(p.Rules) < len(obs.Owned) {
 		t.Fatalf("rule changes add %d and remove %d domains over %d new rules; the plan adds %d and removes %d over %d", added, removed, kept, p.Added, p.Removed, len(desired))
@@ -342,6 +347,19 @@ func TestMakePlanUnit(t *testing.T) {
 		want := "3:[d e] 3:[f] 6:[] 4:[a c]"
 		if strings.Join(kinds, " ") != want || p.Added != 3 || p.Removed != 2 || p.Peak != 6 {
 			t.Fatalf("got %s (added %d removed %d peak %d)", strings.Join(kinds, " "), p.Added, p.Removed, p.Peak)
+		}
+	})
+	t.Run("a rule that only moved keeps its name", func(t *testing.T) {
+		renumbered := nx
+		renumbered.Name = "r-2-nxdomain"
+		p, _ := MakePlan(Observed{Owned: owned}, []DesiredRule{{Spec: allow, Domains: []string{"ok"}}, {Spec: renumbered, Domains: []string{"a", "b", "c"}}}, Options{Band: DefaultBand})
+		for _, s := range p.Steps {
+			if s.Kind == StepUpdateRule {
+				t.Fatalf("a rename-only call: %s", s.Describe())
+			}
+		}
+		if c := p.Rules[1]; c.New == nil || c.New.Name != "r-1-nxdomain" || c.Change() == "update" {
+			t.Fatalf("the kept rule: %+v", c)
 		}
 	})
 	t.Run("carve-out goes in before the block", func(t *testing.T) {
