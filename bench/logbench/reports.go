@@ -211,7 +211,7 @@ func (a *benchAgg) add(h store.Hit) {
 		a.rolls[rollKey{store.DimRule, w, h.At.Truncate(w), h.DeviceID, h.Action, h.Source, h.Rule}]++
 	}
 	for _, w := range []time.Duration{time.Hour, 24 * time.Hour} {
-		a.rolls[rollKey{store.DimClient, w, h.At.Truncate(w), h.DeviceID, h.Action, h.Source, h.SrcAddr}]++
+		a.rolls[rollKey{store.DimClient, w, h.At.Truncate(w), h.DeviceID, "", "", h.SrcAddr}]++
 	}
 }
 

@@ -48,14 +48,12 @@ type ruleKey struct {
 	source, rule string
 }
 
-// valueKey holds the client maps of one device, hour, action and source;
-// the client is the inner map's key, looked up from
+// valueKey holds the client map of one device and hour; the client is
+// the inner map's key, looked up from
 // bytes without allocating.
 type valueKey struct {
-	dev    int64
-	hour   int64
-	act    uint8
-	source string
+	dev  int64
+	hour int64
 }
 
 type agg struct {
@@ -107,9 +105,11 @@ func (a *agg) value(m map[valueKey]map[string]*int64, k valueKey, v []byte) {
 	a.keys++
 }
 
-// client counts a resolution of dev by the client address.
-func (a *agg) client(dev, hour int64, act uint8, source string, addr []byte) {
-	a.value(a.clients, valueKey{dev, hour, act, source}, addr)
+// client counts a resolution of dev by the client address, whatever its
+// action and source: the client rollups serve distinct clients (tops by
+// client come from the hits), and fewer keys make them smaller.
+func (a *agg) client(dev, hour int64, addr []byte) {
+	a.value(a.clients, valueKey{dev, hour}, addr)
 }
 
 // hit adds a hit and its rollups.
@@ -147,7 +147,7 @@ func (a *agg) rows() ([]store.Count, []store.Rollup) {
 		for v, n := range inner {
 			for _, w := range []time.Duration{time.Hour, 24 * time.Hour} {
 				rolls = append(rolls, store.Rollup{OrgID: a.orgs[k.dev], DeviceID: k.dev, Dim: store.DimClient, Width: w, At: at.Truncate(w),
-					Action: actionNames[k.act], Source: k.source, Value: v, N: *n})
+					Value: v, N: *n})
 			}
 		}
 	}

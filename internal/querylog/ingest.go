@@ -130,7 +130,7 @@ func (o *objectIngest) line(ctx context.Context, r *Record) error {
 			return err
 		}
 		o.agg.count(dev.ID, minute, act)
-		o.agg.client(dev.ID, hour, act, h.Source, r.SrcAddr)
+		o.agg.client(dev.ID, hour, r.SrcAddr)
 		o.agg.hit(h, act, minute, hour)
 		o.stats.Hits++
 		if act == actBlock {
@@ -148,7 +148,7 @@ func (o *objectIngest) line(ctx context.Context, r *Record) error {
 	}
 	for _, d := range devs {
 		o.agg.count(d.ID, minute, act)
-		o.agg.client(d.ID, hour, act, "", r.SrcAddr)
+		o.agg.client(d.ID, hour, r.SrcAddr)
 		o.seen[d.ID] = true
 	}
 	return nil
@@ -157,7 +157,7 @@ func (o *objectIngest) line(ctx context.Context, r *Record) error {
 func (o *objectIngest) unattributed(minute, hour int64, act uint8, src []byte) {
 	o.stats.Unattributed++
 	o.agg.count(0, minute, act)
-	o.agg.client(0, hour, act, "", src)
+	o.agg.client(0, hour, src)
 }
 
 // hit builds the hit of a BLOCK or ALERT line, with the plan entry and

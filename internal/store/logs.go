@@ -45,8 +45,9 @@ const (
 	DimRule = "rule"
 	// DimDomain ranks hits by query name (in tops, see LogTops).
 	DimDomain = "domain"
-	// DimClient rolls every resolution up by client address (NONE too),
-	// for distinct clients; tops rank hits by client.
+	// DimClient rolls every resolution up by client address, whatever
+	// its action and source (those are ""), for distinct clients; tops
+	// rank hits by client.
 	DimClient = "client"
 )
 
