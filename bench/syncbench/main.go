@@ -38,7 +38,7 @@ func main() {
 	settle := flag.Duration("settle", 200*time.Millisecond, "emulator settle delay")
 	rps := flag.Float64("rps", 5, "emulator throttle and client rate (requests/s)")
 	skip := flag.String("skip", "", "comma-separated workloads to skip (first-add, first-import, first-replace, change, change-replace)")
-	multi := flag.Bool("multi", false, "only the small multi-policy workload: three small layered policies synced one after another into one rule group")
+	multi := flag.Bool("multi", false, "only the small multi-policy workload: three small layered policies synced one after another into one rule group, then the last unchanged and with its rules reordered")
 	flag.Parse()
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	ctx := context.Background()
@@ -59,6 +59,10 @@ func main() {
 		last := smallPolicies()[2]
 		rs := run(ctx, moto, *settle, *rps, 10000, false, last, last)
 		row("small policy, unchanged", rs[1])
+		// The same policy with its rules swapped pair by pair, renamed
+		// for their new positions as the compiler names them.
+		rs = run(ctx, moto, *settle, *rps, 10000, false, last, reordered(last))
+		row("small policy, rules reordered", rs[1])
 		return
 	}
 	for _, f := range strings.Split(*sizes, ",") {
@@ -170,6 +174,23 @@ func smallPolicies() []*compile.Plan {
 		return p
 	}
 	return []*compile.Plan{mk(0, 7), mk(1, 10), mk(2, 12)}
+}
+
+// reordered swaps a plan's rules pair by pair (1 and 2, 3 and 4, ...)
+// and renames them for their new positions.
+func reordered(p *compile.Plan) *compile.Plan {
+	out := &compile.Plan{DomainCount: p.DomainCount}
+	for i := range p.Rules {
+		j := i ^ 1
+		if j >= len(p.Rules) {
+			j = i
+		}
+		r := p.Rules[j]
+		_, rest, _ := strings.Cut(strings.TrimPrefix(r.Name, "rpzfw-"), "-")
+		r.Name = fmt.Sprintf("rpzfw-%d-%s", i+1, rest)
+		out.Rules = append(out.Rules, r)
+	}
+	return out
 }
 
 // run syncs each plan in turn with rpzfw and reports each sync.

@@ -113,6 +113,12 @@ type entry struct {
 	new      *DesiredRule
 	newIndex int
 	priority int
+	// moved: a kept rule whose place in the order changes. It is moved in
+	// place (UpdateFirewallRule) before anything else, which is safe
+	// because no name can match both it and a rule it passes.
+	moved bool
+	// oldIndex is the old rule's place in the deployed order.
+	oldIndex int
 }
 
 // MakePlan works out the steps from observed to desired, phase by phase
@@ -122,14 +128,22 @@ func MakePlan(obs Observed, desired []DesiredRule, o Options) (Plan, error) {
 	if err := checkBand(obs, desired, o.Band); err != nil {
 		return Plan{}, err
 	}
-	seq := merge(obs.Owned, desired)
+	seq := merge(obs.Owned, desired, true)
+	moves, ok := moveInPlace(seq, o.Band)
+	if !ok {
+		// The moved rules do not fit between their new neighbours: they
+		// are replaced (a new rule and list, the old one removed) instead.
+		seq = merge(obs.Owned, desired, false)
+	}
 	var p Plan
 	for _, orphan := range obs.Orphans {
 		p.Steps = append(p.Steps, Step{Kind: StepDeleteList, Phase: PhaseCleanup, List: orphan.ID, ListName: orphan.Name})
 	}
-	moves, err := assignPriorities(seq, o.Band)
-	if err != nil {
-		return Plan{}, err
+	if !ok {
+		var err error
+		if moves, err = assignPriorities(seq, o.Band); err != nil {
+			return Plan{}, err
+		}
 	}
 	p.Steps = append(p.Steps, moves...)
 	p.Rules = make([]RuleChange, len(seq))
@@ -439,14 +453,17 @@ func isNumber(s string) bool {
 // sequence that respects the old order and the new order.
 //
 // Pairing, in order of preference: same name and behaviour (a content
-// diff); same behaviour (layers renumbered); same content (an action
+// diff); same behaviour and content (a rule that moved); same behaviour
+// (layers renumbered); same content (an action
 // change, e.g. monitor-only switched); same name with BLOCK and ALERT
 // swapped (a monitor-only switch with content changes, which passes
 // through the new content under the old actions). Other changes of
-// action become a new rule and a removed one. Pairs whose old order disagrees with the new order
-// (outside the longest increasing run) are split into a removal and a
-// creation, since moving a rule past another could change answers.
-func merge(owned []OwnedRule, desired []DesiredRule) []entry {
+// action become a new rule and a removed one. Pairs whose old order
+// disagrees with the new order (outside the longest increasing run) are
+// moved in place when allowMoves is set and no name can match both the
+// rule and one it passes (movesSafely); otherwise they are split into a
+// removal and a creation, since moving such a rule could change answers.
+func merge(owned []OwnedRule, desired []DesiredRule, allowMoves bool) []entry {
 	pairOf := make([]int, len(desired)) // desired index -> owned index, -1
 	used := make([]bool, len(owned))
 	for i := range pairOf {
@@ -466,6 +483,12 @@ func merge(owned []OwnedRule, desired []DesiredRule) []entry {
 		}
 	}
 	try(func(o OwnedRule, d DesiredRule) bool { return o.Spec == d.Spec })
+	// A rule that kept its behaviour and content but moved (layers
+	// reordered, names renumbered) is the same rule before any other of
+	// the same behaviour.
+	try(func(o OwnedRule, d DesiredRule) bool {
+		return o.Spec.key() == d.Spec.key() && slices.Equal(o.Domains, d.Domains)
+	})
 	try(func(o OwnedRule, d DesiredRule) bool { return o.Spec.key() == d.Spec.key() })
 	try(func(o OwnedRule, d DesiredRule) bool { return slices.Equal(o.Domains, d.Domains) })
 	// A monitor-only switch keeps rule names and toggles BLOCK and ALERT.
@@ -474,34 +497,93 @@ func merge(owned []OwnedRule, desired []DesiredRule) []entry {
 	})
 
 	keep := lis(pairOf)
+	var out []int // pairs out of order: moved in place if safe, else split
 	for i := range pairOf {
 		if pairOf[i] >= 0 && !keep[i] {
-			used[pairOf[i]] = false
+			out = append(out, i)
+		}
+	}
+	moved := map[int]bool{}
+	lay := func() []entry {
+		var seq []entry
+		next := 0 // next owned rule not yet placed
+		placeOldUpTo := func(limit int) {
+			for ; next < limit; next++ {
+				if !used[next] {
+					seq = append(seq, entry{old: &owned[next], priority: owned[next].Priority, oldIndex: next})
+				}
+			}
+		}
+		for i := range desired {
+			j := pairOf[i]
+			switch {
+			case j >= 0 && moved[i]:
+				seq = append(seq, entry{old: &owned[j], new: &desired[i], newIndex: i, priority: owned[j].Priority, moved: true, oldIndex: j})
+			case j >= 0 && keep[i]:
+				placeOldUpTo(j)
+				seq = append(seq, entry{old: &owned[j], new: &desired[i], newIndex: i, priority: owned[j].Priority, oldIndex: j})
+				next = j + 1
+			default:
+				seq = append(seq, entry{new: &desired[i], newIndex: i})
+			}
+		}
+		placeOldUpTo(len(owned))
+		return seq
+	}
+	for _, i := range out {
+		used[pairOf[i]] = false
+	}
+	for _, i := range out {
+		if !allowMoves {
+			break
+		}
+		// Try it as a move; keep it so only if no rule it passes could
+		// match a name it matches.
+		used[pairOf[i]], moved[i] = true, true
+		if !movesSafely(lay(), owned) {
+			used[pairOf[i]], moved[i] = false, false
+		}
+	}
+	for _, i := range out {
+		if !moved[i] {
 			pairOf[i] = -1
 		}
 	}
-	var seq []entry
-	next := 0 // next owned rule not yet placed
-	placeOldUpTo := func(limit int) {
-		for ; next < limit; next++ {
-			if !used[next] {
-				seq = append(seq, entry{old: &owned[next], priority: owned[next].Priority})
-			}
-		}
-	}
-	for i := range desired {
-		if j := pairOf[i]; j >= 0 {
-			placeOldUpTo(j)
-			seq = append(seq, entry{old: &owned[j], new: &desired[i], newIndex: i, priority: owned[j].Priority})
-			next = j + 1
-			continue
-		}
-		seq = append(seq, entry{new: &desired[i], newIndex: i})
-	}
-	placeOldUpTo(len(owned))
+	seq := lay()
 	// New-only rules placed before leftover old-only rules at the end keep
 	// the merge valid either way; old-only rules stay where they are.
 	return seq
+}
+
+// movesSafely says whether every moved rule of seq can pass the deployed
+// rules it passes (those whose order relative to it differs between the
+// deployed order and seq, and the other moved rules) without a name
+// changing outcome: no name may match both.
+func movesSafely(seq []entry, owned []OwnedRule) bool {
+	sets := map[int]entrySet{}
+	set := func(k int) entrySet {
+		if _, ok := sets[k]; !ok {
+			sets[k] = newEntrySet(owned[k].Domains)
+		}
+		return sets[k]
+	}
+	for a, e := range seq {
+		if !e.moved {
+			continue
+		}
+		ia := e.oldIndex
+		for b, f := range seq {
+			if f.old == nil || b == a {
+				continue
+			}
+			// Two moved rules may pass each other while the moves are under
+			// way, whatever their final order.
+			if ib := f.oldIndex; ((ib < ia) != (b < a) || f.moved) && set(ia).interacts(set(ib)) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // lis marks the pairs that form the longest run with increasing owned
@@ -567,18 +649,50 @@ func assignPriorities(seq []entry, band Band) ([]Step, error) {
 	return append(down, up...), nil
 }
 
+// moveInPlace gives the rules of seq their priorities when some kept rules
+// move (entry.moved): new and moved rules go in the gaps between the rules
+// that stay, and each moved rule gets one UpdateFirewallRule, in the move
+// phase, ordered so that none goes to a priority another still holds. It
+// reports false when there are no moved rules, when a gap is too narrow, or
+// when no such order exists.
+func moveInPlace(seq []entry, band Band) ([]Step, bool) {
+	if !slices.ContainsFunc(seq, func(e entry) bool { return e.moved }) || !fitGaps(seq, band) {
+		return nil, false
+	}
+	held := map[int]bool{} // priorities moved rules still hold
+	var todo []entry
+	for _, e := range seq {
+		if e.moved {
+			held[e.old.Priority] = true
+			todo = append(todo, e)
+		}
+	}
+	var moves []Step
+	for len(todo) > 0 {
+		i := slices.IndexFunc(todo, func(e entry) bool { return !held[e.priority] })
+		if i < 0 {
+			return nil, false
+		}
+		e := todo[i]
+		todo = slices.Delete(todo, i, i+1)
+		delete(held, e.old.Priority)
+		moves = append(moves, Step{Kind: StepMoveRule, Phase: PhaseMove, List: e.old.ListID, ListName: e.old.ListName, Priority: e.priority})
+	}
+	return moves, true
+}
+
 // fitGaps places new rules evenly in the gaps between existing ones, and
 // reports whether every gap was wide enough.
 func fitGaps(seq []entry, band Band) bool {
 	lo := band.Lo - 1
 	for i := 0; i < len(seq); {
-		if seq[i].old != nil {
+		if seq[i].old != nil && !seq[i].moved {
 			lo = seq[i].old.Priority
 			i++
 			continue
 		}
 		j := i
-		for j < len(seq) && seq[j].old == nil {
+		for j < len(seq) && (seq[j].old == nil || seq[j].moved) {
 			j++
 		}
 		hi := band.Hi + 1
