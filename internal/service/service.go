@@ -26,6 +26,7 @@ import (
 	"github.com/rpzfw/rpzfw/internal/device"
 	"github.com/rpzfw/rpzfw/internal/emulator"
 	"github.com/rpzfw/rpzfw/internal/policydoc"
+	"github.com/rpzfw/rpzfw/internal/querylog"
 	"github.com/rpzfw/rpzfw/internal/scheduler"
 	"github.com/rpzfw/rpzfw/internal/secret"
 	"github.com/rpzfw/rpzfw/internal/store"
@@ -42,6 +43,7 @@ type Service struct {
 	reg     *prometheus.Registry
 	sandbox *emulator.Running
 	sched   *scheduler.Scheduler
+	logs    *querylog.Manager
 	api     *api.Server
 	web     *web.Server
 	http    *http.Server
@@ -129,6 +131,15 @@ func (s *Service) Start(ctx context.Context) error {
 	s.sched = sched
 	if err := sched.Start(ctx); err != nil {
 		return err
+	}
+	logs, err := querylog.New(querylog.Config{Store: s.store, Keyring: s.keys, Log: s.log.With("part", "logs"), Registerer: s.reg,
+		AllowAmbient: s.cfg.AllowAmbientCredentials, Instance: s.cfg.Instance})
+	if err != nil {
+		return err
+	}
+	s.logs = logs
+	if err := logs.Start(ctx); err != nil {
+		return fmt.Errorf("starting the query log consumers: %w", err)
 	}
 	srv, err := api.New(api.Config{
 		Store: s.store, Keyring: s.keys, DeviceRules: s.deviceRules(), PolicyOptions: s.policyOptions(),
@@ -261,6 +272,11 @@ func (s *Service) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("stopping the API: %w", err))
 		}
 		<-s.served
+	}
+	if s.logs != nil {
+		if err := s.logs.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stopping the query log consumers: %w", err))
+		}
 	}
 	if s.sched != nil {
 		if err := s.sched.Shutdown(ctx); err != nil {
