@@ -50,8 +50,9 @@ type Config struct {
 	// Retention of log data, pruned every PruneEvery (default 1h).
 	Retention  store.Retention
 	PruneEvery time.Duration
-	// TopK is how many query names and clients the tops of each hour and
-	// day keep (default 1000); they are made every TopsEvery (default 1m).
+	// TopK is how many query names and clients the tops of each day keep
+	// (default 1000; an hour's keep a quarter of that); they are made
+	// every TopsEvery (default 1m).
 	TopK      int
 	TopsEvery time.Duration
 	// SpillDir holds the spill files of large objects (default: the
@@ -304,17 +305,23 @@ func (m *Manager) MakeTops(ctx context.Context) error {
 }
 
 // MakeTops makes the tops of every hour and day in the hits' retention
-// that is over and has none, k values each.
+// that is over and has none: k values for a day, a quarter of that for an
+// hour (hours only serve ranges under two days and a long range's edges,
+// where fewer rows read faster).
 func MakeTops(ctx context.Context, st store.LogTops, now time.Time, retention time.Duration, k int) error {
 	const batch = 100
 	for _, w := range []time.Duration{time.Hour, 24 * time.Hour} {
+		kw := k
+		if w == time.Hour {
+			kw = max(k/4, 1)
+		}
 		for {
 			bs, err := st.TopsToMake(ctx, w, now.Add(-retention), now.Add(-topsGrace[w]), batch)
 			if err != nil {
 				return err
 			}
 			for _, b := range bs {
-				if err := st.MakeTops(ctx, b, k); err != nil {
+				if err := st.MakeTops(ctx, b, kw); err != nil {
 					return err
 				}
 			}
