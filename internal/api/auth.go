@@ -63,6 +63,12 @@ func (c caller) org() int64 { return c.token.OrgID }
 // authenticate finds the request's token and checks it may use a route
 // that needs a.
 func (s *Server) authenticate(r *http.Request, a access) (store.Token, error) {
+	if tok, ok := portalToken(r); ok {
+		if a == write && tok.Role != store.RoleAdmin {
+			return tok, apiErr(http.StatusForbidden, CodeForbidden, "", "user %q has role %s, which may only read; changes need an %s", strings.TrimPrefix(tok.Name, "portal:"), tok.Role, store.RoleAdmin)
+		}
+		return tok, nil
+	}
 	addr := clientAddr(r)
 	if blocked, wait := s.fails.empty(addr); blocked {
 		return store.Token{}, rateLimited(wait, "too many failed authentications from %s", addr)

@@ -150,7 +150,7 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	s.api = srv
-	if s.web, err = web.New(web.Config{Store: s.store, Actions: actions{s}, Log: s.log.With("part", "web")}); err != nil {
+	if s.web, err = web.New(web.Config{Store: s.store, Actions: actions{s}, API: srv, Log: s.log.With("part", "web")}); err != nil {
 		return err
 	}
 	return s.listen()

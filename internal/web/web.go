@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/rpzfw/rpzfw/internal/store"
@@ -31,6 +33,9 @@ type Actions interface {
 type Config struct {
 	Store   store.Store
 	Actions Actions
+	// API is the JSON API's handler: pages read and change things through
+	// it in-process (callAPI), so both share one code path.
+	API http.Handler
 	// Log receives failed logins and internal errors. Nil: discard.
 	Log *slog.Logger
 	// Now is the clock (sessions, rate limits). Nil: time.Now.
@@ -79,8 +84,8 @@ type Server struct {
 
 // New builds the portal.
 func New(cfg Config) (*Server, error) {
-	if cfg.Store == nil || cfg.Actions == nil {
-		return nil, errors.New("web: Store and Actions are required")
+	if cfg.Store == nil || cfg.Actions == nil || cfg.API == nil {
+		return nil, errors.New("web: Store, Actions and API are required")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -93,7 +98,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.Limits = cfg.Limits.withDefaults()
 	s := &Server{cfg: cfg, log: cfg.Log, mux: http.NewServeMux(), pages: map[string]*template.Template{}}
-	for _, name := range []string{"login", "devices", "error"} {
+	names, err := pageNames()
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -121,9 +130,29 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /ui/logout", s.withSession(false, s.logout))
 	s.mux.HandleFunc("GET /ui/devices", s.withSession(false, s.devicesPage))
 	s.mux.HandleFunc("POST /ui/devices/{nickname}/sync", s.withSession(true, s.syncNow))
+	s.deviceRoutes()
+	s.policyRoutes()
+	s.reportRoutes()
 	s.mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusNotFound, "There is no such page.")
 	})
+}
+
+// pageNames are the page templates: every templates/*.html but the
+// layout, each parsed with the layout.
+func pageNames() ([]string, error) {
+	files, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		if name != "layout" {
+			names = append(names, name)
+		}
+	}
+	return names, nil
 }
 
 // ServeHTTP serves the portal with headers that keep its pages out of

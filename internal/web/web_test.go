@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpzfw/rpzfw/internal/api"
+	"github.com/rpzfw/rpzfw/internal/device"
+	"github.com/rpzfw/rpzfw/internal/secret"
 	"github.com/rpzfw/rpzfw/internal/store"
 	"github.com/rpzfw/rpzfw/internal/store/sqlstore"
 )
@@ -30,6 +34,15 @@ func (f *fakeActions) SyncNow(_ context.Context, d store.Device) error {
 	defer f.mu.Unlock()
 	f.synced = append(f.synced, d.Nickname)
 	return nil
+}
+
+// The rest of api.Actions: the portal's pages reach them through the API.
+func (f *fakeActions) Changed() {}
+func (f *fakeActions) Preflight(context.Context, store.Device) (*device.PreflightReport, error) {
+	return nil, errors.New("fakeActions: no preflight in this test")
+}
+func (f *fakeActions) RemoveDevice(context.Context, store.Device, bool) error {
+	return errors.New("fakeActions: no removal in this test")
 }
 
 type env struct {
@@ -80,7 +93,19 @@ func newEnv(t *testing.T, limits Limits) *env {
 			t.Fatal(err)
 		}
 	}
-	w, err := New(Config{Store: st, Actions: e.actions, Limits: limits})
+	key, err := secret.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := secret.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiSrv, err := api.New(api.Config{Store: st, Keyring: keys, Actions: e.actions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := New(Config{Store: st, Actions: e.actions, API: apiSrv, Limits: limits})
 	if err != nil {
 		t.Fatal(err)
 	}

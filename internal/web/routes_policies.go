@@ -1,0 +1,4 @@
+package web
+
+// policyRoutes are the policy pages: list, detail, lists, explain.
+func (s *Server) policyRoutes() {}
