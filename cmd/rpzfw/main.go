@@ -16,9 +16,6 @@ import (
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 type command struct {
 	name, summary string
 	run           func(ctx context.Context, args []string, stdout io.Writer) error
@@ -37,10 +34,8 @@ func commands() []command {
 		{"feeds", "fetch a policy file's sources and show their state (status, refresh, accept, watch)", runFeeds},
 		{"iam-policy", "print the least-privilege IAM policy a device needs", runIAMPolicy},
 		{"emulator", "run a local Route 53 Resolver DNS Firewall (API, DNS, query logs); 'emulator traffic' sends queries", runEmulator},
-		{"version", "print the version", func(context.Context, []string, io.Writer) error {
-			fmt.Println("rpzfw", version)
-			return nil
-		}},
+		{"health", "ask a running service whether it is alive (the container health check)", runHealth},
+		{"version", "print the version, commit and Go version of this build", runVersion},
 	}
 }
 
