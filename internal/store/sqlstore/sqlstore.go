@@ -183,12 +183,38 @@ func (d *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("preparing the database migrations: %w", err)
 	}
+	if err := checkNotNewer(ctx, p); err != nil {
+		return err
+	}
 	res, err := p.Up(ctx)
 	if err != nil {
 		return fmt.Errorf("migrating the %s database: %w", d.dialect, err)
 	}
 	for _, r := range res {
 		d.log.Info("applied a database migration", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
+	}
+	return nil
+}
+
+// ErrSchemaTooNew is returned by Open when the database was migrated by a
+// newer rpzfw than this one: writing to it could lose what that version
+// keeps, so the older binary stops instead.
+var ErrSchemaTooNew = errors.New("the database schema is newer than this rpzfw knows")
+
+// checkNotNewer refuses a database whose schema version is past the
+// newest migration this binary holds (a downgrade, or an old instance
+// beside a new one).
+func checkNotNewer(ctx context.Context, p *goose.Provider) error {
+	have, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the database schema version: %w", err)
+	}
+	var known int64
+	for _, src := range p.ListSources() {
+		known = max(known, src.Version)
+	}
+	if have > known {
+		return fmt.Errorf("%w: the database is at version %d, this binary knows up to %d; run the newer rpzfw (see docs/deploy.md, Upgrades)", ErrSchemaTooNew, have, known)
 	}
 	return nil
 }
