@@ -42,6 +42,9 @@ type Options struct {
 	// MaxAttempts bounds retries (default 8); throttling and 5xx are
 	// retried with the SDK's adaptive mode.
 	MaxAttempts int
+	// OnAttempt, when set, is told of every attempt of every call
+	// (retries included) with its operation and error (nil: it worked).
+	OnAttempt func(ctx context.Context, op string, err error)
 }
 
 // Config loads the AWS configuration for o. Static keys, when given,
@@ -67,6 +70,9 @@ func Config(ctx context.Context, o Options) (aws.Config, error) {
 		}))
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	if o.OnAttempt != nil {
+		cfg.APIOptions = append(cfg.APIOptions, observeAttempts(o.OnAttempt))
 	}
 	switch {
 	case o.AccessKeyID != "":

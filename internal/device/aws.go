@@ -39,12 +39,15 @@ type Connector struct {
 	// MaxAttempts bounds the SDK's retries of one call (0: awsclient's
 	// default).
 	MaxAttempts int
+	// OnAttempt is told of every attempt of every call the clients make
+	// (awsclient.Options.OnAttempt); nil: nobody.
+	OnAttempt func(ctx context.Context, op string, err error)
 }
 
 // Options are the awsclient options for d. Errors are ErrConfig: nothing
 // but a change to the device (or the server) can fix them.
 func (c Connector) Options(d store.Device) (awsclient.Options, error) {
-	o := awsclient.Options{Region: d.Region, Endpoint: d.EndpointURL, MaxAttempts: c.MaxAttempts}
+	o := awsclient.Options{Region: d.Region, Endpoint: d.EndpointURL, MaxAttempts: c.MaxAttempts, OnAttempt: c.OnAttempt}
 	if d.Region == SandboxRegion {
 		if c.SandboxEndpoint == "" {
 			return o, mark(ErrConfig, fmt.Errorf("device %q is in the sandbox region, but this server runs no sandbox", d.Nickname))
