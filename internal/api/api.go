@@ -59,6 +59,9 @@ type Config struct {
 	// PolicyOptions say which files a policy may read.
 	PolicyOptions policydoc.Options
 	Actions       Actions
+	// Policies read policies' sources (status, accept, explain); nil: those
+	// routes answer 503.
+	Policies PolicyFeeds
 	// Log receives a line per request (Debug for reads, Info for writes)
 	// and every internal error with its request ID. Nil: discard.
 	Log *slog.Logger

@@ -49,6 +49,14 @@ func operations() map[string]operation {
 			request: schemaRef("Policy"), status: 200, response: schemaRef("Policy"), errors: []int{400, 404, 409, 412, 413, 422}},
 		"DELETE /api/v1/policies/{name}": {summary: "Delete a policy no device uses (409 in_use names the devices that do). Pre-defined policies cannot be deleted (403).", status: 204, errors: []int{404, 409}},
 
+		"GET /api/v1/policies/{name}/status": {summary: "The policy's sources in precedence order with their freshness (serial, last fetch, last good copy, held shrinks), total records versus the domains the plan installs, and what was removed by reason.",
+			params: []param{{"query", "device", "string", "Compile with this device's settings (default: the first device using the policy, else the defaults)."}},
+			status: 200, response: policyStatus{}, errors: []int{404, 422, 503}},
+		"POST /api/v1/policies/{name}/explain": {summary: "Explain a query name: what each source says and at which line, what BIND would answer, and which rule of the plan enforces it (as rpzfw explain). A read: viewers may call it.",
+			request: explainInput{}, status: 200, response: explainResult{}, errors: []int{400, 404, 409, 413, 422, 503}},
+		"POST /api/v1/policies/{name}/sources/{source}/accept": {summary: "Accept a source's held update (held because it shrank more than max_shrink): it becomes the last good copy and the devices using the policy sync again.",
+			status: 200, response: sourceStatus{}, errors: []int{404, 409, 503}},
+
 		"GET /api/v1/devices":            {summary: "List the organization's devices with their status.", status: 200, response: deviceList{}},
 		"POST /api/v1/devices":           {summary: "Create a device. Every problem is a 422 naming its field; an invalid device is never stored.", request: deviceInput{}, status: 201, response: deviceView{}, errors: []int{400, 409, 413, 422}},
 		"GET /api/v1/devices/{nickname}": {summary: "A device with its status. The secret access key is never shown (secret_set).", status: 200, response: deviceView{}, errors: dev},

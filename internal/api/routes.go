@@ -41,6 +41,9 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/policies/{name}", read, s.getPolicy},
 		{"PUT /api/v1/policies/{name}", write, s.putPolicy},
 		{"DELETE /api/v1/policies/{name}", write, s.deletePolicy},
+		{"GET /api/v1/policies/{name}/status", read, s.getPolicyStatus},
+		{"POST /api/v1/policies/{name}/explain", read, s.explainPolicy},
+		{"POST /api/v1/policies/{name}/sources/{source}/accept", write, s.acceptHeld},
 
 		{"GET /api/v1/devices", read, s.listDevices},
 		{"POST /api/v1/devices", write, s.createDevice},

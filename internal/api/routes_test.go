@@ -18,11 +18,13 @@ import (
 // request that succeeds, then checks through the API's own metrics that
 // each route answered 2xx at least once.
 func TestEveryRouteHappyPath(t *testing.T) {
-	e := newEnv(t)
+	root := t.TempDir()
+	e := newEnv(t, withFeeds(t, root))
 	e.must(200, "GET", "/healthz", "", nil)
 	e.must(200, "GET", "/readyz", "", nil)
 	e.must(200, "GET", "/api/v1/openapi.json", e.viewer, nil)
 	happyPolicies(t, e)
+	happyPolicyFeeds(t, e, root)
 	happyDevices(t, e)
 	happyDeviceActions(t, e)
 	happyReports(t, e)

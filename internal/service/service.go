@@ -143,7 +143,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	srv, err := api.New(api.Config{
 		Store: s.store, Keyring: s.keys, DeviceRules: s.deviceRules(), PolicyOptions: s.policyOptions(),
-		Actions: actions{s}, Log: s.log.With("part", "api"), Gatherer: s.reg, Registerer: s.reg,
+		Actions: actions{s}, Policies: sched.Policies(), Log: s.log.With("part", "api"), Gatherer: s.reg, Registerer: s.reg,
 		Ready: s.ready, PublicMetrics: s.cfg.PublicMetrics,
 	})
 	if err != nil {
