@@ -27,6 +27,9 @@ type OpFault struct {
 	// ConflictCount makes the next N calls fail with ConflictException, as
 	// when another writer changed the resource a moment before.
 	ConflictCount int `json:"conflict_count,omitempty"`
+	// DenyCount makes the next N calls fail with AccessDeniedException, as
+	// when the caller's policy lacks the action.
+	DenyCount int `json:"deny_count,omitempty"`
 	// Latency is added before the call is handled.
 	Latency Duration `json:"latency,omitempty"`
 	// FailImport makes ImportFirewallDomains end in COMPLETE_IMPORT_FAILED.
@@ -106,6 +109,10 @@ func (s *faultState) before(op string) (time.Duration, *apiError) {
 		}
 		latency += time.Duration(f.Latency)
 		switch {
+		case f.DenyCount > 0:
+			f.DenyCount--
+			s.f.Ops[key] = f
+			return latency, &apiError{Status: 400, Type: "AccessDeniedException", Message: "Injected denial: the caller is not authorized to perform " + op}
 		case f.ThrottleCount > 0:
 			f.ThrottleCount--
 			s.f.Ops[key] = f

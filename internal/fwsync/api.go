@@ -92,7 +92,8 @@ func (c *calls) do(ctx context.Context, op string, f func() error) error {
 	if err := c.lim.Wait(ctx); err != nil {
 		return err
 	}
-	err := f()
+	// Typed as soft or hard here, so every caller of the syncer can tell.
+	err := Classify(f())
 	c.mu.Lock()
 	c.count[op]++
 	c.mu.Unlock()

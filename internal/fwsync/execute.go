@@ -127,7 +127,7 @@ func (r *run) deleteList(ctx context.Context, id string) error {
 		_, err := s.api.DeleteFirewallDomainList(ctx, &r53r.DeleteFirewallDomainListInput{FirewallDomainListId: &id})
 		return err
 	})
-	if err != nil && apiCode(err) != "ResourceNotFoundException" {
+	if err != nil && !isA[*types.ResourceNotFoundException](err) {
 		return err
 	}
 	delete(r.st.Lists, id)
@@ -233,7 +233,7 @@ func (r *run) sendUpdate(ctx context.Context, id string, op types.FirewallDomain
 			_, err := s.api.UpdateFirewallDomains(ctx, &r53r.UpdateFirewallDomainsInput{FirewallDomainListId: &id, Operation: op, Domains: domains})
 			return err
 		})
-		if apiCode(err) == "ConflictException" && attempt < 8 {
+		if isA[*types.ConflictException](err) && attempt < 8 {
 			r.pending[id] = true // still settling from an earlier change: wait, then again
 			if optimistic {
 				s.tuneFirstPoll(false)
@@ -315,7 +315,7 @@ func (r *run) deleteRule(ctx context.Context, id string) error {
 		_, err := s.api.DeleteFirewallRule(ctx, &r53r.DeleteFirewallRuleInput{FirewallRuleGroupId: &group, FirewallDomainListId: &id})
 		return err
 	})
-	if apiCode(err) == "ResourceNotFoundException" {
+	if isA[*types.ResourceNotFoundException](err) {
 		return nil
 	}
 	return err

@@ -90,7 +90,7 @@ func (s *Syncer) checkGroup(ctx context.Context) error {
 // not exist gets the commands that make one.
 func (s *Syncer) groupError(err error) error {
 	group := s.cfg.RuleGroupID
-	if apiCode(err) == "ResourceNotFoundException" {
+	if isA[*types.ResourceNotFoundException](err) {
 		return mark(ErrRuleGroupNotFound, fmt.Errorf("rule group %s does not exist in this account and region: create one, associate it with your VPCs, and sync into its ID:\n"+
 			"  aws route53resolver create-firewall-rule-group --name rpzfw --region REGION\n"+
 			"  aws route53resolver associate-firewall-rule-group --firewall-rule-group-id rslvr-frg-... --vpc-id vpc-... --priority 101 --name rpzfw --region REGION", group))
@@ -122,7 +122,7 @@ func (s *Syncer) listGroup(ctx context.Context) ([]types.FirewallRule, []types.F
 		}
 		return out.FirewallRules, out.NextToken, nil
 	})
-	if apiCode(err) == "ResourceNotFoundException" {
+	if isA[*types.ResourceNotFoundException](err) {
 		return nil, nil, s.groupError(err)
 	}
 	if err != nil {

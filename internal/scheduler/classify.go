@@ -4,8 +4,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/aws/smithy-go"
-
 	"github.com/rpzfw/rpzfw/internal/compile"
 	"github.com/rpzfw/rpzfw/internal/device"
 	"github.com/rpzfw/rpzfw/internal/fwsync"
@@ -26,21 +24,11 @@ const (
 	Hard Class = "hard"
 )
 
-// hardSentinels are the errors no retry can fix.
+// hardSentinels are the errors no retry can fix (sync's also come as
+// *fwsync.HardError).
 var hardSentinels = []error{
 	fwsync.ErrForeignRule, fwsync.ErrBand, fwsync.ErrShrink, fwsync.ErrQuota, fwsync.ErrRuleGroupNotFound,
 	compile.ErrBlockAll, device.ErrConfig, device.ErrPolicy, secret.ErrWrongKey,
-}
-
-// hardCodes are AWS error codes no retry can fix. Everything else an API
-// says (throttling, InternalServiceErrorException, ConflictException,
-// ServiceUnavailable, ...) is soft.
-var hardCodes = map[string]bool{
-	"AccessDeniedException": true, "AccessDenied": true, "UnauthorizedOperation": true,
-	"ResourceNotFoundException": true, "LimitExceededException": true,
-	"ValidationException": true, "InvalidParameterException": true, "InvalidRequestException": true,
-	"UnrecognizedClientException": true, "InvalidClientTokenId": true,
-	"InvalidSignatureException": true, "SignatureDoesNotMatch": true,
 }
 
 // Classify says whether err is soft or hard. Errors it does not know are
@@ -55,8 +43,8 @@ func Classify(err error) Class {
 	if errors.Is(err, device.ErrFeedUnavailable) {
 		return Soft
 	}
-	var ae smithy.APIError
-	if errors.As(err, &ae) && hardCodes[ae.ErrorCode()] {
+	// Sync's typed errors, and AWS's typed exceptions from other calls.
+	if fwsync.KindOf(err) == fwsync.Hard {
 		return Hard
 	}
 	return Soft

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/route53resolver/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/rpzfw/rpzfw/internal/compile"
@@ -16,8 +17,9 @@ import (
 	"github.com/rpzfw/rpzfw/internal/secret"
 )
 
-func apiErr(code string) error {
-	return fmt.Errorf("listing the rules of rslvr-frg-1: %w", &smithy.GenericAPIError{Code: code, Message: "m"})
+// apiErr wraps an error as the SDK and sync return it.
+func apiErr(err error) error {
+	return fmt.Errorf("listing the rules of rslvr-frg-1: %w", &smithy.OperationError{ServiceID: "Route53Resolver", OperationName: "ListFirewallRules", Err: err})
 }
 
 func TestClassify(t *testing.T) {
@@ -26,17 +28,18 @@ func TestClassify(t *testing.T) {
 		err  error
 		want Class
 	}{
-		{"throttled", apiErr("ThrottlingException"), Soft},
-		{"server error", apiErr("InternalServiceErrorException"), Soft},
-		{"conflict", apiErr("ConflictException"), Soft},
+		{"throttled", apiErr(&types.ThrottlingException{}), Soft},
+		{"server error", apiErr(&types.InternalServiceErrorException{}), Soft},
+		{"conflict", apiErr(&types.ConflictException{}), Soft},
 		{"timeout", fmt.Errorf("sync: %w", context.DeadlineExceeded), Soft},
 		{"network", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, Soft},
 		{"feed down", fmt.Errorf("x: %w", device.ErrFeedUnavailable), Soft},
 		{"unknown", errors.New("something odd"), Soft},
-		{"access denied", apiErr("AccessDeniedException"), Hard},
-		{"not found", apiErr("ResourceNotFoundException"), Hard},
-		{"quota (API)", apiErr("LimitExceededException"), Hard},
-		{"bad keys", apiErr("UnrecognizedClientException"), Hard},
+		{"access denied", apiErr(&types.AccessDeniedException{}), Hard},
+		{"access denied (typed by sync)", fwsync.Classify(apiErr(&types.AccessDeniedException{})), Hard},
+		{"not found", apiErr(&types.ResourceNotFoundException{}), Hard},
+		{"quota (API)", apiErr(&types.LimitExceededException{}), Hard},
+		{"bad keys", apiErr(&smithy.GenericAPIError{Code: "UnrecognizedClientException"}), Hard},
 		{"foreign rule", fmt.Errorf("sync: %w", fwsync.ErrForeignRule), Hard},
 		{"band", fwsync.ErrBand, Hard},
 		{"shrink guard", fwsync.ErrShrink, Hard},
