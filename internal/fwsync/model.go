@@ -2,7 +2,6 @@ package fwsync
 
 import (
 	"fmt"
-	"hash/fnv"
 	"strings"
 
 	"github.com/rpzfw/rpzfw/internal/dnsfw"
@@ -111,65 +110,24 @@ func ParseBand(s string) (Band, error) {
 // file may hold, so that every new list can be filled by one import.
 const MaxListSize = 250000
 
-// DesiredFromPlan takes the rules of a compiled plan. A rule with more
-// domains than maxList becomes several adjacent rules with the same action
-// (which match exactly as the one would), each with its own list. Domains
-// go to parts by a hash of the name, with room to grow, so that changes stay
-// in their part and the parts keep their sizes.
-func DesiredFromPlan(rules []dnsfw.Rule, maxList int) []DesiredRule {
-	if maxList <= 0 {
-		maxList = MaxListSize
-	}
-	var out []DesiredRule
-	for _, r := range rules {
-		spec := SpecOf(r)
-		k := partCount(len(r.Domains), maxList)
-		if k == 1 {
-			out = append(out, DesiredRule{Spec: spec, Domains: r.Domains})
-			continue
-		}
-		parts := make([][]string, k)
-		for _, d := range r.Domains {
-			h := fnv.New32a()
-			h.Write([]byte(d))
-			i := h.Sum32() % uint32(k)
-			parts[i] = append(parts[i], d) // stays sorted: r.Domains is
-		}
-		for i, doms := range parts {
-			ps := spec
-			ps.Name = fmt.Sprintf("%s-%d", spec.Name, i+1)
-			out = append(out, DesiredRule{Spec: ps, Domains: doms})
-		}
-	}
-	return out
-}
-
-// partCount is how many rules a plan rule of n domains is deployed as. A
-// quarter of headroom keeps the number of parts stable as a feed grows a
-// little.
-func partCount(n, maxList int) int {
-	if n <= maxList {
-		return 1
-	}
-	return (n*5/4 + maxList - 1) / maxList
-}
-
 // FirstSyncPriorities returns the priorities a sync gives the rules of a
 // compiled plan in a rule group that holds none of rpzfw's rules yet: for
 // each plan rule, those of the rules it is deployed as (more than one when
 // its domains need several lists). It runs the sync's own planner, so the
-// numbers are the ones a first sync sends, and it fails as that sync would
-// when the band cannot hold the rules. Later syncs keep deployed rules
+// numbers are the ones a first sync with a staging bucket sends (without
+// one, a large rule is filled as more lists: Parts.Fill), and it fails as
+// that sync would when the band cannot hold the rules. Later syncs keep deployed rules
 // where they are and place new ones between them.
 func FirstSyncPriorities(rules []dnsfw.Rule, band Band) ([][]int, error) {
-	p, err := MakePlan(Observed{}, DesiredFromPlan(rules, MaxListSize), Options{Band: band})
+	desired, counts := splitPlan(rules, Observed{}, Parts{Max: MaxListSize})
+	p, err := MakePlan(Observed{}, desired, Options{Band: band})
 	if err != nil {
 		return nil, err
 	}
 	out := make([][]int, len(rules))
 	next := 0
-	for i, r := range rules {
-		for range partCount(len(r.Domains), MaxListSize) {
+	for i := range rules {
+		for range counts[i] {
 			out[i] = append(out[i], p.Rules[next].Priority)
 			next++
 		}

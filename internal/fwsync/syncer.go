@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	r53r "github.com/aws/aws-sdk-go-v2/service/route53resolver"
 	"github.com/aws/aws-sdk-go-v2/service/route53resolver/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/rpzfw/rpzfw/internal/compile"
 )
@@ -233,7 +232,7 @@ func (s *Syncer) planWithin(obs Observed, compileTo CompileFunc, res *Result, bu
 			return Plan{}, err
 		}
 		res.Compile = cp
-		plan, err = MakePlan(obs, DesiredFromPlan(cp.Rules, MaxListSize), s.planOptions())
+		plan, err = MakePlan(obs, DesiredFromPlan(cp.Rules, obs, s.parts()), s.planOptions())
 		if err != nil {
 			return Plan{}, err
 		}
@@ -315,14 +314,6 @@ func (s *Syncer) planOptions() Options {
 }
 
 // --- observing ---
-
-func apiCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	return ""
-}
 
 // Locker is a StateStore that can keep two syncs of one device apart.
 type Locker interface {
