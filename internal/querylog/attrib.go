@@ -95,39 +95,108 @@ func newSourceCache(max int) *sourceCache {
 	return &sourceCache{max: max, lists: make(map[sourceKey]store.EntryLookup), entries: make(map[sourceKey][]store.PlanEntry)}
 }
 
-// lookup finds the source of a hit: the entry among the name's candidates
-// that the list's rule held, preferring the most specific; with a list no
-// deployment names, the most specific entry of any rule.
-func (c *sourceCache) lookup(ctx context.Context, s store.Deployments, dev int64, listID, qname string, at time.Time) (source, error) {
+// lookupMany finds the sources of hits of one device and list in one
+// cache window (at is any time in it): the entry among each name's
+// candidates that the list's rule held, preferring the most specific;
+// with a list no deployment names, the most specific entry of any rule.
+// The names the cache does not know are looked up together, a few
+// queries for many hits rather than one each.
+func (c *sourceCache) lookupMany(ctx context.Context, s store.Deployments, dev int64, listID string, at time.Time, qnames []string) ([]source, error) {
 	w := at.UnixNano() / int64(cacheWindow)
-	lk, ek := sourceKey{dev, listID, w}, sourceKey{dev, qname, w}
+	lk := sourceKey{dev, listID, w}
 	c.mu.Lock()
 	list, haveList := c.lists[lk]
-	entries, haveEntries := c.entries[ek]
+	entries := make([][]store.PlanEntry, len(qnames))
+	var missing []int
+	for i, q := range qnames {
+		e, ok := c.entries[sourceKey{dev, q, w}]
+		if !ok {
+			missing = append(missing, i)
+		}
+		entries[i] = e
+	}
 	c.mu.Unlock()
 	var err error
 	if !haveList {
 		if list, err = s.LookupEntries(ctx, dev, listID, nil, at); err != nil {
-			return source{}, err
+			return nil, err
 		}
 	}
-	cands := Candidates(qname)
-	if !haveEntries {
-		res, err := s.LookupEntries(ctx, dev, "", cands, at)
-		if err != nil {
-			return source{}, err
+	if len(missing) > 0 {
+		if err := c.fetch(ctx, s, dev, at, qnames, missing, entries); err != nil {
+			return nil, err
 		}
-		entries = res.Entries
 	}
 	c.mu.Lock()
-	if len(c.lists)+len(c.entries) >= c.max {
+	if len(c.lists)+len(c.entries)+len(missing) >= c.max {
 		clear(c.lists)
 		clear(c.entries)
 	}
-	c.lists[lk], c.entries[ek] = list, entries
+	c.lists[lk] = list
+	for _, i := range missing {
+		c.entries[sourceKey{dev, qnames[i], w}] = entries[i]
+	}
 	c.mu.Unlock()
-	list.Entries = entries
-	return pick(list, cands), nil
+	out := make([]source, len(qnames))
+	for i, q := range qnames {
+		l := list
+		l.Entries = entries[i]
+		out[i] = pick(l, Candidates(q))
+	}
+	return out, nil
+}
+
+// maxLookup bounds the domains of one lookup query (well under the bind
+// parameters SQLite and PostgreSQL allow).
+const maxLookup = 2000
+
+// fetch looks up the candidates of the names at the indexes missing,
+// every distinct candidate once, and sets each name's entries in the
+// order of its candidates.
+func (c *sourceCache) fetch(ctx context.Context, s store.Deployments, dev int64, at time.Time, qnames []string, missing []int, entries [][]store.PlanEntry) error {
+	found := map[string]store.PlanEntry{}
+	seen := map[string]bool{}
+	var batch []string
+	query := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		res, err := s.LookupEntries(ctx, dev, "", batch, at)
+		if err != nil {
+			return err
+		}
+		for _, e := range res.Entries {
+			found[e.Domain] = e
+		}
+		batch = batch[:0]
+		return nil
+	}
+	for _, i := range missing {
+		for _, cand := range Candidates(qnames[i]) {
+			if seen[cand] {
+				continue
+			}
+			seen[cand] = true
+			if batch = append(batch, cand); len(batch) == maxLookup {
+				if err := query(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := query(); err != nil {
+		return err
+	}
+	for _, i := range missing {
+		var es []store.PlanEntry
+		for _, cand := range Candidates(qnames[i]) {
+			if e, ok := found[cand]; ok {
+				es = append(es, e)
+			}
+		}
+		entries[i] = es
+	}
+	return nil
 }
 
 func pick(res store.EntryLookup, cands []string) source {

@@ -35,6 +35,8 @@ type objectIngest struct {
 	stats  ObjectStats
 	newest int64
 	seen   map[int64]bool
+	// pending are hits waiting for their sources (see resolve).
+	pending []pendingHit
 	// badLogged bounds the bad lines logged per object (all are counted).
 	badLogged int
 }
@@ -79,14 +81,20 @@ func (o *objectIngest) read(ctx context.Context, body io.Reader) error {
 			o.bad(n, err)
 			continue
 		}
-		if err := o.line(ctx, &o.rec); err != nil {
-			return err
+		o.line(&o.rec)
+		if len(o.pending) >= maxPending {
+			if err := o.resolve(ctx); err != nil {
+				return err
+			}
 		}
 		if o.agg.full() {
 			if err := o.agg.flush(); err != nil {
 				return err
 			}
 		}
+	}
+	if err := o.resolve(ctx); err != nil {
+		return err
 	}
 	if o.newest > 0 {
 		o.stats.Newest = time.Unix(o.newest, 0).UTC()
@@ -114,8 +122,8 @@ func actionCode(a []byte) uint8 {
 
 // line attributes one record: a hit to the device of its rule group, a
 // resolution without one to the devices of its VPC, anything else to no
-// device.
-func (o *objectIngest) line(ctx context.Context, r *Record) error {
+// device. A hit waits in pending for its source.
+func (o *objectIngest) line(r *Record) {
 	minute, hour := r.Unix/60, r.Unix/3600
 	o.newest = max(o.newest, r.Unix)
 	act := actionCode(r.Action)
@@ -123,15 +131,11 @@ func (o *objectIngest) line(ctx context.Context, r *Record) error {
 		dev, ok := o.devs.byGroup[string(r.RuleGroupID)]
 		if !ok {
 			o.unattributed(minute, hour, act, r.SrcAddr)
-			return nil
+			return
 		}
-		h, err := o.hit(ctx, dev, r, act)
-		if err != nil {
-			return err
-		}
+		o.pending = append(o.pending, pendingHit{h: o.hit(dev, r, act), act: act, minute: minute, hour: hour})
 		o.agg.count(dev.ID, minute, act)
 		o.agg.client(dev.ID, hour, r.SrcAddr)
-		o.agg.hit(h, act, minute, hour)
 		o.stats.Hits++
 		if act == actBlock {
 			o.stats.Blocked++
@@ -139,19 +143,18 @@ func (o *objectIngest) line(ctx context.Context, r *Record) error {
 			o.stats.Alerted++
 		}
 		o.seen[dev.ID] = true
-		return nil
+		return
 	}
 	devs := o.devs.byVPC[string(r.VPCID)]
 	if len(devs) == 0 {
 		o.unattributed(minute, hour, act, r.SrcAddr)
-		return nil
+		return
 	}
 	for _, d := range devs {
 		o.agg.count(d.ID, minute, act)
 		o.agg.client(d.ID, hour, r.SrcAddr)
 		o.seen[d.ID] = true
 	}
-	return nil
 }
 
 func (o *objectIngest) unattributed(minute, hour int64, act uint8, src []byte) {
@@ -160,22 +163,69 @@ func (o *objectIngest) unattributed(minute, hour int64, act uint8, src []byte) {
 	o.agg.client(0, hour, src)
 }
 
-// hit builds the hit of a BLOCK or ALERT line, with the plan entry and
-// source that caused it.
-func (o *objectIngest) hit(ctx context.Context, dev deviceRef, r *Record, act uint8) (store.Hit, error) {
-	at := r.Time()
-	qname := strings.ToLower(string(r.QueryName))
-	listID := string(r.ListID)
-	src, err := o.cache.lookup(ctx, o.deps, dev.ID, listID, qname, at)
-	if err != nil {
-		return store.Hit{}, fmt.Errorf("attributing a hit on %s: %w", qname, err)
-	}
-	action := actionNames[act]
+// hit builds the hit of a BLOCK or ALERT line, all but its source.
+func (o *objectIngest) hit(dev deviceRef, r *Record, act uint8) store.Hit {
 	return store.Hit{
-		OrgID: dev.OrgID, DeviceID: dev.ID, At: at, QueryName: qname, QueryType: string(r.QueryType), Rcode: string(r.Rcode),
-		SrcAddr: string(r.SrcAddr), SrcID: string(r.SrcID), VPCID: string(r.VPCID), Action: action, Kind: hitKind(action, src),
-		Rule: src.Rule, ListID: listID, Entry: src.Entry, Source: src.Source, Line: src.Line,
-	}, nil
+		OrgID: dev.OrgID, DeviceID: dev.ID, At: r.Time(), QueryName: strings.ToLower(string(r.QueryName)), QueryType: string(r.QueryType),
+		Rcode: string(r.Rcode), SrcAddr: string(r.SrcAddr), SrcID: string(r.SrcID), VPCID: string(r.VPCID), Action: actionNames[act],
+		ListID: string(r.ListID),
+	}
+}
+
+// pendingHit is a hit waiting for its source.
+type pendingHit struct {
+	h            store.Hit
+	act          uint8
+	minute, hour int64
+}
+
+// maxPending bounds the hits waiting for their sources.
+const maxPending = 2000
+
+type pendingKey struct {
+	dev    int64
+	list   string
+	window int64
+}
+
+// resolve finds the sources of the pending hits, from the plan deployed
+// at their time, a few queries for all of them (one per device, list and
+// cache window at most), and adds them to the object's rows.
+func (o *objectIngest) resolve(ctx context.Context) error {
+	if len(o.pending) == 0 {
+		return nil
+	}
+	groups := map[pendingKey][]int{}
+	var order []pendingKey
+	for i, p := range o.pending {
+		k := pendingKey{p.h.DeviceID, p.h.ListID, p.h.At.UnixNano() / int64(cacheWindow)}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	for _, k := range order {
+		idx := groups[k]
+		names := make([]string, len(idx))
+		for j, i := range idx {
+			names[j] = o.pending[i].h.QueryName
+		}
+		first := o.pending[idx[0]].h
+		srcs, err := o.cache.lookupMany(ctx, o.deps, k.dev, k.list, first.At, names)
+		if err != nil {
+			return fmt.Errorf("attributing the hits on %s and others: %w", first.QueryName, err)
+		}
+		for j, i := range idx {
+			h, src := &o.pending[i].h, srcs[j]
+			h.Kind, h.Rule, h.Entry, h.Source, h.Line = hitKind(h.Action, src), src.Rule, src.Entry, src.Source, src.Line
+		}
+	}
+	// In line order, as they came.
+	for _, p := range o.pending {
+		o.agg.hit(p.h, p.act, p.minute, p.hour)
+	}
+	o.pending = o.pending[:0]
+	return nil
 }
 
 // devicesSeen lists the devices the object had lines of.
