@@ -39,6 +39,7 @@ var serveSettings = []struct{ key, usage string }{
 	{"file-roots", "`directories` (colon-separated) that file sources may be read from"},
 	{"notify-listen", "UDP `address` answering DNS NOTIFY for zone-transfer sources"},
 	{"public-metrics", "serve /metrics without a token (default false)"},
+	{"secure-cookies", "mark the portal's cookies Secure on plain HTTP too, behind a proxy that ends TLS (default false)"},
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -48,7 +49,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 		key := s.key
 		set := func(v string) error { f.set[key] = v; return nil }
 		switch key {
-		case "sandbox", "allow-ambient-credentials", "public-metrics":
+		case "sandbox", "allow-ambient-credentials", "public-metrics", "secure-cookies":
 			fs.BoolFunc(key, s.usage, set)
 		default:
 			fs.Func(key, s.usage, set)

@@ -77,6 +77,10 @@ func operations() map[string]operation {
 			request: logSetupInput{}, status: 200, response: logSetupResult{}, errors: []int{400, 404, 409, 413, 422, 502}},
 		"POST /api/v1/devices/{nickname}/logs/teardown": {summary: "Undo logs setup (only what it made, found by name and tag) and turn log upload off.",
 			params: []param{{"query", "dry_run", "boolean", "Only say what would be done."}}, status: 200, response: logSetupResult{}, errors: []int{400, 404, 502}},
+		"GET /api/v1/devices/{nickname}/iam-policy": {summary: "The least-privilege IAM policy for the device, once its AWS account is known (409 before its first sync or preflight).",
+			status: 200, response: iamPolicyView{}, errors: []int{404, 409}},
+		"GET /api/v1/devices/{nickname}/canary": {summary: "A name the device's firewall blocks (or would, in monitor-only mode), read from its rule group with its credentials: the setup's test step. 404 before a rule that blocks holds a domain.",
+			status: 200, response: canaryView{}, errors: []int{404, 409, 502}},
 
 		"GET /api/v1/reports/summary": {summary: "Resolutions, blocked, alerted, % blocked and distinct clients over a range (to the minute). Cached queries are not logged: counts are a lower bound.",
 			params: reportParams(), status: 200, response: reportSummary{}, errors: []int{400}},

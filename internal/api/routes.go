@@ -57,6 +57,8 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/devices/{nickname}/logs", read, s.getLogHealth},
 		{"POST /api/v1/devices/{nickname}/logs/setup", write, s.setupLogs},
 		{"POST /api/v1/devices/{nickname}/logs/teardown", write, s.teardownLogs},
+		{"GET /api/v1/devices/{nickname}/iam-policy", read, s.getIAMPolicy},
+		{"GET /api/v1/devices/{nickname}/canary", read, s.getCanary},
 
 		{"GET /api/v1/reports/summary", read, s.getSummary},
 		{"GET /api/v1/reports/timeline", read, s.getTimeline},

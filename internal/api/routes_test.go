@@ -27,6 +27,7 @@ func TestEveryRouteHappyPath(t *testing.T) {
 	happyPolicyFeeds(t, e, root)
 	happyDevices(t, e)
 	happyDeviceActions(t, e)
+	happyPortalDevices(t, e)
 	happyReports(t, e)
 
 	var removed []bool

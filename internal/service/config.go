@@ -62,6 +62,9 @@ type Config struct {
 	NotifyListen string `yaml:"notify_listen"`
 	// PublicMetrics serves /metrics without a token.
 	PublicMetrics bool `yaml:"public_metrics"`
+	// SecureCookies marks the portal's cookies Secure on plain HTTP too:
+	// for a proxy in front that ends TLS.
+	SecureCookies bool `yaml:"secure_cookies"`
 	// ShutdownTimeout bounds how long a stop waits for running syncs.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 }
@@ -112,7 +115,7 @@ func (c *Config) LoadFile(path string) error {
 
 // envKeys maps RPZFW_* variables to config fields.
 var envKeys = []string{"LISTEN", "DATA_DIR", "DATABASE", "MASTER_KEY_FILE", "SANDBOX", "SANDBOX_API", "SANDBOX_DNS", "SANDBOX_SETTLE", "INSTANCE", "ORG",
-	"RECONCILE", "POLL", "LEASE_TTL", "RATE", "ALLOW_AMBIENT_CREDENTIALS", "FILE_ROOTS", "NOTIFY_LISTEN", "PUBLIC_METRICS"}
+	"RECONCILE", "POLL", "LEASE_TTL", "RATE", "ALLOW_AMBIENT_CREDENTIALS", "FILE_ROOTS", "NOTIFY_LISTEN", "PUBLIC_METRICS", "SECURE_COOKIES"}
 
 // LoadEnv applies RPZFW_* variables (getenv is os.Getenv in production).
 func (c *Config) LoadEnv(getenv func(string) string) error {
@@ -187,6 +190,8 @@ func (c *Config) Set(key, v string) error {
 		c.NotifyListen = v
 	case "public_metrics":
 		return boolean(&c.PublicMetrics)
+	case "secure_cookies":
+		return boolean(&c.SecureCookies)
 	default:
 		return fmt.Errorf("unknown setting %q", key)
 	}

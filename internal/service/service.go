@@ -109,6 +109,15 @@ func (s *Service) deviceRules() device.Rules {
 	return r
 }
 
+// sandboxDNS is where the sandbox answers DNS ("" without a sandbox), for
+// the portal's test step.
+func (s *Service) sandboxDNS() string {
+	if s.sandbox == nil || s.sandbox.Data == nil {
+		return ""
+	}
+	return s.sandbox.Data.Addr()
+}
+
 func (s *Service) policyOptions() policydoc.Options {
 	return policydoc.Options{BaseDir: predefinedDir(s.cfg.DataDir), FileRoots: s.cfg.FileRoots}
 }
@@ -150,7 +159,8 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	s.api = srv
-	if s.web, err = web.New(web.Config{Store: s.store, Actions: actions{s}, API: srv, Log: s.log.With("part", "web")}); err != nil {
+	if s.web, err = web.New(web.Config{Store: s.store, Actions: actions{s}, API: srv, Log: s.log.With("part", "web"),
+		SecureCookies: s.cfg.SecureCookies, SandboxDNS: s.sandboxDNS()}); err != nil {
 		return err
 	}
 	return s.listen()

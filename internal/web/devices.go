@@ -74,6 +74,9 @@ func (s *Server) devicesPage(w http.ResponseWriter, r *http.Request, sess store.
 	if n := r.URL.Query().Get("synced"); n != "" {
 		data.Notice = "Sync of " + n + " requested; its state updates when it runs."
 	}
+	if n := r.URL.Query().Get("removed"); n != "" {
+		data.Notice = "Device " + n + " removed."
+	}
 	s.render(w, http.StatusOK, "devices", page{Title: "Devices", User: &u, CSRF: sess.CSRF, Admin: u.Role == store.RoleAdmin, Data: data})
 }
 

@@ -47,6 +47,9 @@ type Config struct {
 	SecureCookies bool
 	// Limits bound failed logins (zero fields take the defaults).
 	Limits Limits
+	// SandboxDNS is where the built-in emulator answers DNS ("" without
+	// one): the test step of a sandbox device digs there.
+	SandboxDNS string
 }
 
 // Limits bound failed logins: past Max failures within Window from one

@@ -45,3 +45,27 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 });
+// Device pages: show the credential fields of the chosen type, and copy
+// buttons (the policy stays selectable text without them).
+document.addEventListener("DOMContentLoaded", function () {
+  var type = document.querySelector("[data-cred-type]");
+  if (type) {
+    var show = function () {
+      document.querySelectorAll("[data-cred]").forEach(function (el) {
+        el.hidden = el.dataset.cred !== type.value && !el.querySelector("[aria-invalid]");
+      });
+    };
+    type.addEventListener("change", show);
+    show();
+  }
+  document.querySelectorAll("button[data-copy]").forEach(function (btn) {
+    btn.addEventListener("click", function () {
+      var src = document.querySelector(btn.dataset.copy);
+      var done = btn.parentElement.querySelector("[data-copied]");
+      if (!src || !navigator.clipboard) return;
+      navigator.clipboard.writeText(src.textContent).then(function () {
+        if (done) done.hidden = false;
+      });
+    });
+  });
+});
