@@ -1,6 +1,6 @@
 // Command syncbench measures rpzfw sync against the emulator with its
-// default 5 requests/s throttle: API calls against the lower bound and wall
-// time, for first syncs (with and without S3 import) and a 1% change, and
+// default 5 requests/s throttle: API calls against the make-before-break
+// floor, update calls against their lower bound, and wall time, for first syncs (with and without S3 import) and a 1% change, and
 // the same workloads done the way existing tools do them ("replace
 // everything": the whole list sent again each time). Prints a Markdown
 // table. Import runs need moto_server on PATH for S3.
@@ -38,7 +38,7 @@ func main() {
 	settle := flag.Duration("settle", 200*time.Millisecond, "emulator settle delay")
 	rps := flag.Float64("rps", 5, "emulator throttle and client rate (requests/s)")
 	skip := flag.String("skip", "", "comma-separated workloads to skip (first-add, first-import, first-replace, change, change-replace)")
-	multi := flag.Bool("multi", false, "only the small multi-policy workload: three small layered policies synced one after another into one rule group, then the last unchanged and with its rules reordered")
+	multi := flag.Bool("multi", false, "only the small workloads: one domain added, three small layered policies synced one after another into one rule group, then the last unchanged and with its rules reordered")
 	flag.Parse()
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	ctx := context.Background()
@@ -49,9 +49,14 @@ func main() {
 		skipped[s] = true
 	}
 	fmt.Printf("Emulator: %.0f requests/s throttle, settle %s. Calls include status polls.\n\n", *rps, *settle)
-	fmt.Println("| workload | domains added | domains removed | API calls | update calls, lower bound | wall time |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| workload | domains added | domains removed | API calls | floor | calls / floor | update calls | update calls, lower bound | wall time |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	if *multi {
+		// One domain added to a 1000-domain rule.
+		one := plan(1000, 0)
+		more := plan(1000, 0)
+		more.Rules[1].Domains = append(slices.Clone(more.Rules[1].Domains), "zz-new.bench.example")
+		row("one domain added to a 1000-domain policy", run(ctx, moto, *settle, *rps, 2000, false, one, more)[1])
 		for i, r := range run(ctx, moto, *settle, *rps, 10000, false, smallPolicies()...) {
 			row(fmt.Sprintf("small policies, sync %d of 3", i+1), r)
 		}
@@ -91,12 +96,16 @@ func main() {
 }
 
 type result struct {
-	added, removed, calls, bound int
-	took                         time.Duration
+	added, removed, calls, floor, updates, bound int
+	took                                         time.Duration
 }
 
 func row(name string, r result) {
-	fmt.Printf("| %s | %d | %d | %d | %d | %s |\n", name, r.added, r.removed, r.calls, r.bound, r.took.Round(100*time.Millisecond))
+	floor, ratio := "", ""
+	if r.floor > 0 {
+		floor, ratio = strconv.Itoa(r.floor), fmt.Sprintf("%.2f", float64(r.calls)/float64(r.floor))
+	}
+	fmt.Printf("| %s | %d | %d | %d | %s | %s | %d | %d | %s |\n", name, r.added, r.removed, r.calls, floor, ratio, r.updates, r.bound, r.took.Round(100*time.Millisecond))
 }
 
 // plan is a policy of n blocked names plus a small allow rule; change
@@ -221,7 +230,8 @@ func run(ctx context.Context, moto string, settle time.Duration, rps float64, n 
 		if err != nil {
 			log.Fatal(err)
 		}
-		rs = append(rs, result{added: res.Plan.Added, removed: res.Plan.Removed, calls: res.TotalCalls(), bound: res.LowerBound(), took: res.Took})
+		rs = append(rs, result{added: res.Plan.Added, removed: res.Plan.Removed, calls: res.TotalCalls(), floor: res.Floor(),
+			updates: res.Calls["UpdateFirewallDomains"] + res.Calls["ImportFirewallDomains"], bound: res.LowerBound(), took: res.Took})
 	}
 	return rs
 }
@@ -236,7 +246,7 @@ func replaceAll(ctx context.Context, settle time.Duration, rps float64, n int, f
 	_, c, group := newEmulator(ctx, "", settle, rps, n)
 	lim := time.NewTicker(time.Duration(float64(time.Second) / rps))
 	defer lim.Stop()
-	calls := 0
+	calls, updates := 0, 0
 	call := func() { <-lim.C; calls++ }
 	lists := map[string]string{}
 	install := func(p *compile.Plan) {
@@ -257,6 +267,7 @@ func replaceAll(ctx context.Context, settle time.Duration, rps float64, n int, f
 					op = types.FirewallDomainUpdateOperationReplace
 				}
 				call()
+				updates++
 				if _, err := c.UpdateFirewallDomains(ctx, &r53r.UpdateFirewallDomainsInput{FirewallDomainListId: &id, Operation: op, Domains: rule.Domains[j:min(j+1000, len(rule.Domains))]}); err != nil {
 					log.Fatal(err)
 				}
@@ -288,7 +299,7 @@ func replaceAll(ctx context.Context, settle time.Duration, rps float64, n int, f
 	if second != nil {
 		install(first)
 		first = second
-		calls = 0
+		calls, updates = 0, 0
 	}
 	start := time.Now()
 	install(first)
@@ -296,7 +307,7 @@ func replaceAll(ctx context.Context, settle time.Duration, rps float64, n int, f
 	for _, r := range first.Rules {
 		total += len(r.Domains)
 	}
-	return result{added: total, calls: calls, bound: (total + 999) / 1000, took: time.Since(start)}
+	return result{added: total, calls: calls, updates: updates, bound: (total + 999) / 1000, took: time.Since(start)}
 }
 
 func startMoto() (string, func()) {

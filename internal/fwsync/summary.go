@@ -56,8 +56,10 @@ func writeSummary(w io.Writer, r *Result, domains bool) {
 	for _, op := range slices.Sorted(maps.Keys(r.Calls)) {
 		calls = append(calls, fmt.Sprintf("%s %d", op, r.Calls[op]))
 	}
-	fmt.Fprintf(&b, "API calls: %d (%s); update calls at least %d for these changes. Took %s.\n",
-		r.TotalCalls(), strings.Join(calls, ", "), r.LowerBound(), r.Took.Round(time.Millisecond))
+	fmt.Fprintf(&b, "API calls: %d (%s). Took %s.\n", r.TotalCalls(), strings.Join(calls, ", "), r.Took.Round(time.Millisecond))
+	// The bounds are those of the changes, whatever the way of making them.
+	fmt.Fprintf(&b, "Fewest calls these changes allow: %d, of which %d domain updates (one per list per 1000 domains added or removed).\n",
+		r.Floor(), r.LowerBound())
 	_, _ = io.WriteString(w, b.String())
 }
 
@@ -122,6 +124,7 @@ type Summary struct {
 	APICalls              int            `json:"api_calls"`
 	APICallsByOperation   map[string]int `json:"api_calls_by_operation"`
 	UpdateCallsLowerBound int            `json:"update_calls_lower_bound"`
+	CallsFloor            int            `json:"calls_floor"`
 	TookSeconds           float64        `json:"took_seconds"`
 	// Quota, OtherDomains and MaxDomains are 0 for unsync.
 	Quota        int          `json:"quota"`
@@ -169,7 +172,7 @@ func Summarize(r *Result, err error, domains bool) Summary {
 		DryRun: r.DryRun, Completed: err == nil, Changes: !r.Plan.Unchanged,
 		DomainsAdded: r.Plan.Added, DomainsRemoved: r.Plan.Removed, PeakDomains: r.Plan.Peak,
 		PlannedCalls: len(r.Plan.Steps), APICalls: r.TotalCalls(), APICallsByOperation: r.Calls,
-		UpdateCallsLowerBound: r.LowerBound(), TookSeconds: r.Took.Seconds(),
+		UpdateCallsLowerBound: r.LowerBound(), CallsFloor: r.Floor(), TookSeconds: r.Took.Seconds(),
 		Quota: r.Quota, OtherDomains: r.Other, MaxDomains: r.MaxDomains,
 		Rules: make([]RuleSummary, 0, len(r.Plan.Rules)),
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"sync/atomic"
 	"time"
 
@@ -155,11 +154,14 @@ func (r *Result) TotalCalls() int {
 	return n
 }
 
-// LowerBound is the fewest update calls any diff-based sync could make:
-// ceil(added/1000) + ceil(removed/1000).
-func (r *Result) LowerBound() int {
-	return int(math.Ceil(float64(r.Plan.Added)/1000) + math.Ceil(float64(r.Plan.Removed)/1000))
-}
+// LowerBound is the fewest update calls any diff-based sync could make
+// for the plan's changes: one per list per 1000 domains it gains or loses
+// (see Bounds).
+func (r *Result) LowerBound() int { return PlanBounds(r.Plan).Updates }
+
+// Floor is the fewest calls a safe, diff-based sync could make for the
+// plan's changes (see Bounds).
+func (r *Result) Floor() int { return PlanBounds(r.Plan).Calls }
 
 // CompileFunc compiles the policy to at most maxDomains domains.
 type CompileFunc func(maxDomains int) (*compile.Plan, error)
