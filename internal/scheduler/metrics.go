@@ -1,23 +1,26 @@
 package scheduler
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rpzfw/rpzfw/internal/awsclient"
 	"github.com/rpzfw/rpzfw/internal/store"
 )
 
 // metrics are the scheduler's. Labels are bounded: a device nickname (one
 // series per device and result; a deleted device's series are removed),
-// a result (ok, unchanged, error), an API operation (the few fwsync
-// calls), a device state (five).
+// a result (ok, unchanged, error), an API operation (the few calls rpzfw
+// makes), an error class (three), a device state (five).
 type metrics struct {
-	syncs    *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	calls    *prometheus.CounterVec
-	devices  *prometheus.GaugeVec
-	leases   prometheus.Gauge
+	syncs      *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	calls      *prometheus.CounterVec
+	callErrors *prometheus.CounterVec
+	devices    *prometheus.GaugeVec
+	leases     prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -39,6 +42,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "rpzfw", Subsystem: "scheduler", Name: "devices",
 			Help: "Devices whose lease this instance holds, by state (summed over instances, every device counts once).",
 		}, []string{"state"}),
+		callErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "rpzfw", Subsystem: "scheduler", Name: "api_errors_total",
+			Help: "Failed attempts of AWS calls made for devices, retries included, by operation and class (throttled, access_denied, other).",
+		}, []string{"op", "class"}),
 		leases: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "rpzfw", Subsystem: "scheduler", Name: "leases_held",
 			Help: "Account and region leases this instance holds.",
@@ -47,7 +54,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.syncs, m.duration, m.calls, m.devices, m.leases} {
+	for _, c := range []prometheus.Collector{m.syncs, m.duration, m.calls, m.callErrors, m.devices, m.leases} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering the scheduler's metrics: %w", err)
 		}
@@ -63,4 +70,13 @@ func (m *metrics) setDevices(count map[string]int) {
 	for _, s := range states {
 		m.devices.WithLabelValues(s).Set(float64(count[s]))
 	}
+}
+
+// attempt counts a failed attempt of an AWS call (device.Connector's
+// OnAttempt): throttles the SDK retried away included.
+func (m *metrics) attempt(_ context.Context, op string, err error) {
+	if err == nil || op == "" {
+		return
+	}
+	m.callErrors.WithLabelValues(op, awsclient.ErrorClass(err)).Inc()
 }

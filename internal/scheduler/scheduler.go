@@ -171,7 +171,8 @@ func New(cfg Config) (*Scheduler, error) {
 		return nil, err
 	}
 	s := &Scheduler{cfg: cfg, log: cfg.Log, m: m, wake: make(chan struct{}, 1),
-		conn:   device.Connector{Keyring: cfg.Keyring, SandboxEndpoint: cfg.SandboxEndpoint, MaxAttempts: cfg.MaxAttempts},
+		conn: device.Connector{Keyring: cfg.Keyring, SandboxEndpoint: cfg.SandboxEndpoint, MaxAttempts: cfg.MaxAttempts,
+			OnAttempt: m.attempt},
 		groups: map[string]*group{}, devs: map[int64]*deviceState{}, feedEpoch: map[device.PolicyKey]uint64{}}
 	s.policies = device.NewPolicies(device.PoliciesConfig{DataDir: cfg.DataDir, Keyring: cfg.Keyring, Options: cfg.PolicyOptions, Log: cfg.Log})
 	return s, nil
