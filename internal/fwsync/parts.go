@@ -165,6 +165,9 @@ func splitRule(spec RuleSpec, doms []string, deployed []*OwnedRule, parts Parts)
 // holding more than max down to max.
 func keep(doms []string, deployed []*OwnedRule, max int) (kept [][]string, rest []string) {
 	kept = make([][]string, len(deployed))
+	for p, o := range deployed {
+		kept[p] = make([]string, 0, len(o.Domains))
+	}
 	at := make([]int, len(deployed)) // walk every part alongside doms
 	for _, d := range doms {
 		holder := -1

@@ -119,6 +119,9 @@ type entry struct {
 	moved bool
 	// oldIndex is the old rule's place in the deployed order.
 	oldIndex int
+	// inPlace: a kept rule whose action and content both change, changed
+	// in place (inplace.go).
+	inPlace bool
 }
 
 // MakePlan works out the steps from observed to desired, phase by phase
@@ -149,7 +152,7 @@ func MakePlan(obs Observed, desired []DesiredRule, o Options) (Plan, error) {
 	p.Rules = make([]RuleChange, len(seq))
 	p.prepare(seq, o)
 	p.add(seq, o)
-	p.switchActions(seq)
+	p.switchActions(seq, o)
 	p.remove(seq, o)
 	p.Peak = peak(seq)
 	p.Unchanged = len(p.Steps) == 0
@@ -249,6 +252,8 @@ func (p *Plan) add(seq []entry, o Options) {
 	var w waits
 	for i, e := range seq {
 		switch {
+		case e.inPlace:
+			p.inPlaceRemovals(e, i, o)
 		case e.old != nil && e.new != nil:
 			add := diff(e.new.Domains, e.old.Domains)
 			p.Steps = append(p.Steps, w.before(PhaseAdd, add)...)
@@ -371,12 +376,14 @@ func (s entrySet) under(t entrySet) bool {
 // switchActions changes the action or name of kept rules; a rule whose
 // name changed only in its position number keeps its name (keptSpec), so
 // a rule that merely moved costs no call here.
-func (p *Plan) switchActions(seq []entry) {
+func (p *Plan) switchActions(seq []entry, o Options) {
 	for _, e := range seq {
 		if e.old == nil || e.new == nil {
 			continue
 		}
-		if spec := keptSpec(e.old.Spec, e.new.Spec); spec != e.old.Spec {
+		if spec := keptSpec(e.old.Spec, e.new.Spec); e.inPlace {
+			p.inPlaceSwitch(e, o, spec)
+		} else if spec != e.old.Spec {
 			p.Steps = append(p.Steps, Step{Kind: StepUpdateRule, Phase: PhaseSwitch, List: e.old.ListID, ListName: e.old.ListName, Spec: &spec})
 		}
 	}
@@ -393,6 +400,7 @@ func (p *Plan) remove(seq []entry, o Options) {
 	for i := len(seq) - 1; i >= 0; i-- {
 		e := seq[i]
 		switch {
+		case e.inPlace: // its removals went before its switch
 		case e.old != nil && e.new != nil:
 			rm := diff(e.old.Domains, e.new.Domains)
 			p.Steps = append(p.Steps, w.before(PhaseRemove, rm)...)
@@ -495,8 +503,16 @@ func merge(owned []OwnedRule, desired []DesiredRule, allowMoves bool) []entry {
 	try(func(o OwnedRule, d DesiredRule) bool {
 		return o.Spec.Name == d.Spec.Name && (o.Spec.Action == "ALERT") != (d.Spec.Action == "ALERT")
 	})
+	// A rule whose action and content both change: changed in place when
+	// it can be (markInPlace), else replaced.
+	byOverlap := pairByOverlap(owned, desired, pairOf, used)
 
 	keep := lis(pairOf)
+	for i, j := range pairOf {
+		if j >= 0 && byOverlap[i] && !keep[i] {
+			pairOf[i], used[j] = -1, false // not worth a move too
+		}
+	}
 	var out []int // pairs out of order: moved in place if safe, else split
 	for i := range pairOf {
 		if pairOf[i] >= 0 && !keep[i] {
@@ -550,6 +566,13 @@ func merge(owned []OwnedRule, desired []DesiredRule, allowMoves bool) []entry {
 		}
 	}
 	seq := lay()
+	if drop := markInPlace(seq, byOverlap); len(drop) > 0 {
+		for _, i := range drop {
+			used[pairOf[i]], pairOf[i] = false, -1
+		}
+		seq = lay()
+		markInPlace(seq, byOverlap) // a replaced pair changes the same entries: no other verdict changes
+	}
 	// New-only rules placed before leftover old-only rules at the end keep
 	// the merge valid either way; old-only rules stay where they are.
 	return seq
