@@ -125,7 +125,8 @@ func findCanary(r *http.Request, api *r53r.Client, group string, blocking map[st
 		}
 		in.NextToken = out.NextToken
 	}
-	for _, rl := range sortedByPriority(rules) {
+	// An NXDOMAIN is the plainest answer to recognize: prefer its rules.
+	for _, rl := range sortedByIntent(rules, blocking) {
 		intent, ok := blocking[aws.ToString(rl.Name)]
 		if !ok {
 			continue
@@ -145,9 +146,19 @@ func findCanary(r *http.Request, api *r53r.Client, group string, blocking map[st
 	return canaryView{}, apiErr(http.StatusNotFound, CodeNotFound, "", "no rule of rule group %s that blocks holds a domain yet: sync the device first", group)
 }
 
-func sortedByPriority(rules []types.FirewallRule) []types.FirewallRule {
+// intentRank orders what a test name should show, plainest first.
+var intentRank = map[string]int{"nxdomain": 0, "nodata": 1, "garden": 2}
+
+// sortedByIntent orders the rules that block by intent, then priority.
+func sortedByIntent(rules []types.FirewallRule, blocking map[string]string) []types.FirewallRule {
 	out := append([]types.FirewallRule(nil), rules...)
-	sort.SliceStable(out, func(i, j int) bool { return aws.ToInt32(out[i].Priority) < aws.ToInt32(out[j].Priority) })
+	sort.SliceStable(out, func(i, j int) bool {
+		ri, rj := intentRank[blocking[aws.ToString(out[i].Name)]], intentRank[blocking[aws.ToString(out[j].Name)]]
+		if ri != rj {
+			return ri < rj
+		}
+		return aws.ToInt32(out[i].Priority) < aws.ToInt32(out[j].Priority)
+	})
 	return out
 }
 
