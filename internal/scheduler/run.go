@@ -110,6 +110,12 @@ func (s *Scheduler) attempt(ctx context.Context, g *group, d store.Device, st st
 	if err != nil {
 		return outcome{err: err}
 	}
+	// A hit logged while the sync runs may be read before it ends: the
+	// plan about to be deployed is recorded first, so that such a hit finds
+	// its entry (the version before stays the nearest for what it held).
+	if err := querylog.RecordSync(ctx, s.cfg.Store, d.ID, s.cfg.Now(), device.PlanHash(plan), plan, cfg.State); err != nil {
+		s.log.Warn("recording the plan about to be deployed for log attribution failed", "device", d.Nickname, "err", err)
+	}
 	res, err := syncer.Sync(ctx, loaded.CompileFunc(device.Settings(d)), d.MaxPolicySize)
 	out := outcome{res: res, err: err, calls: map[string]int{}}
 	if res != nil {
