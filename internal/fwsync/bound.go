@@ -48,4 +48,3 @@ func PlanBounds(p Plan) Bounds {
 	b.Calls = 2 + b.Updates + len(lists) + other
 	return b
 }
-

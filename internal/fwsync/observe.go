@@ -38,7 +38,8 @@ func (s *Syncer) observe(ctx context.Context) (Observed, *State, error) {
 		return Observed{}, nil, err
 	}
 	s.forgetVanished(ctx, st, lists)
-	if err := s.adoptLists(ctx, st, lists, rules); err != nil {
+	aged, err := s.adoptLists(ctx, st, lists, rules)
+	if err != nil {
 		return Observed{}, nil, err
 	}
 	content, err := s.readContents(ctx, st)
@@ -51,6 +52,7 @@ func (s *Syncer) observe(ctx context.Context) (Observed, *State, error) {
 	}
 	obs := classify(st, rules, content)
 	obs.OtherDomains = others
+	s.reusable = reusableOrphans(st, s.listPrefix(), obs.Orphans, content, aged)
 	if !s.cfg.DryRun {
 		if err := s.store.Save(ctx, st); err != nil {
 			return Observed{}, nil, err
@@ -164,8 +166,11 @@ func (s *Syncer) forgetVanished(ctx context.Context, st *State, lists []types.Fi
 // filling right now: it is adopted, and so deleted as an orphan, only
 // once it is older than OrphanGrace; until then it is left alone. One this
 // state was creating when its sync stopped is its own, and adopted at once.
-func (s *Syncer) adoptLists(ctx context.Context, st *State, lists []types.FirewallDomainListMetadata, rules []types.FirewallRule) error {
-	namePrefix := fmt.Sprintf("%s-%s-", s.cfg.Prefix, s.cfg.Device)
+// It returns the lists it adopted for their age: with the state's own,
+// the orphans a new rule may reuse.
+func (s *Syncer) adoptLists(ctx context.Context, st *State, lists []types.FirewallDomainListMetadata, rules []types.FirewallRule) (map[string]bool, error) {
+	namePrefix := s.listPrefix()
+	aged := map[string]bool{}
 	used := map[string]bool{}
 	for _, r := range rules {
 		used[aws.ToString(r.FirewallDomainListId)] = true
@@ -181,7 +186,7 @@ func (s *Syncer) adoptLists(ctx context.Context, st *State, lists []types.Firewa
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("reading the tags of %s: %w", id, err)
+			return nil, fmt.Errorf("reading the tags of %s: %w", id, err)
 		}
 		tm := map[string]string{}
 		for _, t := range tags.Tags {
@@ -193,20 +198,24 @@ func (s *Syncer) adoptLists(ctx context.Context, st *State, lists []types.Firewa
 		if !used[id] && !slices.Contains(st.Creating, aws.ToString(l.Name)) {
 			age, err := s.listAge(ctx, id)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if age < OrphanGrace {
 				s.cfg.Progress.Note("a list of this device that no rule uses is younger than the grace period: left alone, another sync may be filling it",
 					"list", aws.ToString(l.Name), "age", age.Round(time.Second), "grace", OrphanGrace)
 				continue
 			}
+			aged[id] = true
 		}
 		st.Lists[id] = &ListRecord{ID: id, Name: aws.ToString(l.Name), Dirty: true}
 	}
 	// Those not found were never created.
 	st.Creating = nil
-	return nil
+	return aged, nil
 }
+
+// listPrefix starts the names of this device's lists.
+func (s *Syncer) listPrefix() string { return fmt.Sprintf("%s-%s-", s.cfg.Prefix, s.cfg.Device) }
 
 // readContents returns the domains of each of our lists, once settled:
 // the saved copy when the list is clean and unchanged since this state

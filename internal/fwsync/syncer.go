@@ -81,6 +81,9 @@ type Syncer struct {
 	store      StateStore
 	staging    Staging
 	quota      QuotaSource
+	// reusable are the orphans the current sync may refill (observe
+	// finds them).
+	reusable []orphanContent
 }
 
 // New makes a Syncer. staging and quota may be nil.
@@ -238,6 +241,7 @@ func (s *Syncer) planWithin(obs Observed, compileTo CompileFunc, res *Result, bu
 		if err != nil {
 			return Plan{}, err
 		}
+		plan = reuseOrphans(plan, s.reusable, 1000)
 		if plan.Peak <= budget || attempt == 4 {
 			break
 		}
@@ -291,6 +295,7 @@ func (s *Syncer) checkShrink(obs Observed, cp *compile.Plan) error {
 // the rule group as it stands.
 func (s *Syncer) begin(ctx context.Context) (unlock func(), obs Observed, st *State, err error) {
 	s.calls.reset()
+	s.reusable = nil
 	if unlock, err = s.lock(); err != nil {
 		return nil, obs, nil, err
 	}
