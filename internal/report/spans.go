@@ -62,18 +62,20 @@ func cover(from, to time.Time, widths []time.Duration) []store.Span {
 	return append(out, cover(b, to, widths[1:])...)
 }
 
-// floor and ceil round t to a multiple of d since the epoch (UTC).
+// floor and ceil round t to a multiple of d since the epoch, in UTC:
+// bucket times are map keys, and time.Time keys match only in the same
+// location (a clock in Local time would find no bucket the store returns).
 func floor(t time.Time, d time.Duration) time.Time {
 	if d <= 0 {
-		return t
+		return t.UTC()
 	}
-	return t.Truncate(d)
+	return t.Truncate(d).UTC()
 }
 
 func ceil(t time.Time, d time.Duration) time.Time {
 	f := floor(t, d)
 	if f.Equal(t) {
-		return t
+		return f
 	}
 	return f.Add(d)
 }
