@@ -308,9 +308,10 @@ func (nopActions) Preflight(context.Context, store.Device) (*device.PreflightRep
 }
 func (nopActions) RemoveDevice(context.Context, store.Device, bool) error { return nil }
 
-// reportsAPI serves the JSON API on the log test's store; it returns a
-// function that GETs a path with a viewer token into v.
-func (env *logEnv) reportsAPI(t *testing.T) func(path string, v any) {
+// reportsAPI serves the JSON API on the log test's store; it returns
+// functions that GET a path with a viewer's token, and POST to one with an
+// administrator's, into v.
+func (env *logEnv) reportsAPI(t *testing.T) (get, post func(path string, v any)) {
 	t.Helper()
 	keys, err := secret.New(bytes.Repeat([]byte{1}, 32))
 	if err != nil {
@@ -322,30 +323,37 @@ func (env *logEnv) reportsAPI(t *testing.T) func(path string, v any) {
 	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	plain, hash, err := api.NewToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.st.CreateToken(context.Background(), store.Token{OrgID: env.dev.OrgID, Name: "reader", Role: store.RoleViewer, Hash: hash}); err != nil {
-		t.Fatal(err)
-	}
-	return func(path string, v any) {
-		t.Helper()
-		req, _ := http.NewRequest("GET", hs.URL+path, nil)
-		req.Header.Set("Authorization", "Bearer "+plain)
-		res, err := hs.Client().Do(req)
+	token := func(role string) string {
+		plain, hash, err := api.NewToken()
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer res.Body.Close()
-		if res.StatusCode != 200 {
-			b, _ := io.ReadAll(res.Body)
-			t.Fatalf("GET %s: %d %s", path, res.StatusCode, b)
+		if _, err := env.st.CreateToken(context.Background(), store.Token{OrgID: env.dev.OrgID, Name: role, Role: role, Hash: hash}); err != nil {
+			t.Fatal(err)
 		}
-		if err := json.NewDecoder(res.Body).Decode(v); err != nil {
-			t.Fatalf("GET %s: %v", path, err)
+		return plain
+	}
+	viewer, admin := token(store.RoleViewer), token(store.RoleAdmin)
+	call := func(method, token string, want int) func(path string, v any) {
+		return func(path string, v any) {
+			t.Helper()
+			req, _ := http.NewRequest(method, hs.URL+path, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			res, err := hs.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			if res.StatusCode != want {
+				b, _ := io.ReadAll(res.Body)
+				t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, b)
+			}
+			if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
 		}
 	}
+	return call("GET", viewer, http.StatusOK), call("POST", admin, http.StatusAccepted)
 }
 
 // logRecordAt is a log line of a resolution no rule matched.

@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -165,29 +166,48 @@ func (env *logEnv) snsWrapped(t *testing.T) {
 }
 
 // poison: an object that cannot be read is quarantined after MaxReceives
-// with its reason, and once fixed goes through when retried.
+// with its reason, shown by the API with the device's log health, and once
+// fixed goes through when retried through the API.
 func (env *logEnv) poison(t *testing.T) {
 	ctx := context.Background()
+	get, post := env.reportsAPI(t)
 	good := gzipLines(env.hitRecord(t, "poison.bad.example.", "*.bad.example"))
 	bad := append(append([]byte{}, good[:len(good)/2]...), 0xde, 0xad)
 	env.putObject(t, env.bucket, logKey(2), bad) // notified by the bucket
-	var q []store.QuarantinedMessage
+	type quarantined struct {
+		Messages []struct {
+			ID       int64
+			Reason   string
+			Receives int
+		}
+	}
+	var q quarantined
 	waitFor(t, "the poison message in quarantine", func() bool {
-		var err error
-		q, err = env.st.ListQuarantined(ctx, env.dev.OrgID, "")
-		return err == nil && len(q) == 1 && env.queueEmpty(t)
+		get("/api/v1/logs/quarantine", &q)
+		return len(q.Messages) == 1 && env.queueEmpty(t)
 	})
-	if !strings.Contains(q[0].Reason, logKey(2)) || q[0].Receives < 2 {
-		t.Errorf("quarantined %+v", q[0])
+	if m := q.Messages[0]; !strings.Contains(m.Reason, logKey(2)) || m.Receives < 2 {
+		t.Errorf("quarantined %+v", m)
+	}
+	var health struct{ Quarantined int }
+	get("/api/v1/devices/fw/logs", &health)
+	if health.Quarantined != 1 {
+		t.Errorf("the device's log health counts %d quarantined messages, want 1", health.Quarantined)
 	}
 	env.putObject(t, env.bucket, logKey(2), good) // fixed (and notified again: counted once)
-	if _, err := env.st.RetryQuarantined(ctx, env.dev.OrgID, q[0].ID); err != nil {
-		t.Fatal(err)
+	var retry struct{ Retrying int }
+	post("/api/v1/logs/quarantine/"+strconv.FormatInt(q.Messages[0].ID, 10)+"/retry", &retry)
+	if retry.Retrying != 1 {
+		t.Errorf("retrying %d messages, want 1", retry.Retrying)
 	}
 	waitFor(t, "the retried message", func() bool {
-		q, _ := env.st.ListQuarantined(ctx, env.dev.OrgID, "")
-		return len(q) == 0 && env.queueEmpty(t)
+		left, err := env.st.ListQuarantined(ctx, env.dev.OrgID, "")
+		return err == nil && len(left) == 0 && env.queueEmpty(t)
 	})
+	get("/api/v1/logs/quarantine", &q)
+	if len(q.Messages) != 0 {
+		t.Errorf("still quarantined after the retry: %+v", q.Messages)
+	}
 	if n := len(env.hitsByName(t)["poison.bad.example."]); n != 1 {
 		t.Errorf("%d hits of the fixed object, want 1", n)
 	}
@@ -196,7 +216,7 @@ func (env *logEnv) poison(t *testing.T) {
 // checkReports reads the first object's hits back through the reports
 // API: device, feed and line of each, and the totals.
 func (env *logEnv) checkReports(t *testing.T) {
-	get := env.reportsAPI(t)
+	get, _ := env.reportsAPI(t)
 	var hits struct {
 		Hits []struct {
 			Device, QueryName, Kind, Feed, Entry string

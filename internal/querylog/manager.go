@@ -167,7 +167,8 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 func (m *Manager) loop(ctx context.Context) {
 	refresh := time.NewTicker(m.cfg.Refresh)
 	defer refresh.Stop()
-	prune := time.NewTimer(time.Minute)
+	// The first pruning waits a little, past the start's busiest moment.
+	prune := time.NewTimer(min(time.Minute, m.cfg.PruneEvery))
 	defer prune.Stop()
 	tops := time.NewTicker(m.cfg.TopsEvery)
 	defer tops.Stop()
