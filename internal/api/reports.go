@@ -307,7 +307,7 @@ func (s *Server) getHits(w http.ResponseWriter, r *http.Request, c caller) error
 	if err != nil {
 		return err
 	}
-	q := store.HitQuery{LogFilter: f, Name: r.URL.Query().Get("name"), Client: r.URL.Query().Get("client")}
+	q := store.HitQuery{LogFilter: f, Name: r.URL.Query().Get("name"), Client: r.URL.Query().Get("client"), Rule: r.URL.Query().Get("rule")}
 	if q.Limit, err = queryInt(r, "limit", defaultHitsLimit, 1, maxHitsLimit); err != nil {
 		return err
 	}

@@ -30,6 +30,7 @@ type reportFilter struct {
 	// From and To are the custom range, as datetime-local values (UTC).
 	From, To                   string
 	Name, Client, Feed, Action string
+	Rule                       string
 	Before                     string
 }
 
@@ -37,7 +38,7 @@ type reportFilter struct {
 // wrong with it.
 func parseReportFilter(q url.Values) (reportFilter, map[string]string) {
 	f := reportFilter{Device: q.Get("device"), Range: q.Get("range"), From: q.Get("from"), To: q.Get("to"),
-		Name: strings.TrimSpace(q.Get("name")), Client: strings.TrimSpace(q.Get("client")), Feed: q.Get("feed"),
+		Name: strings.TrimSpace(q.Get("name")), Client: strings.TrimSpace(q.Get("client")), Feed: q.Get("feed"), Rule: q.Get("rule"),
 		Action: strings.ToUpper(q.Get("action")), Before: q.Get("before")}
 	errs := map[string]string{}
 	if f.Range == "" {
@@ -111,7 +112,7 @@ func (f reportFilter) api() url.Values {
 // hitsAPI adds the hit search's filters.
 func (f reportFilter) hitsAPI() url.Values {
 	q := f.api()
-	for k, v := range map[string]string{"name": f.Name, "client": f.Client, "feed": f.Feed, "action": f.Action, "before": f.Before} {
+	for k, v := range map[string]string{"name": f.Name, "client": f.Client, "feed": f.Feed, "rule": f.Rule, "action": f.Action, "before": f.Before} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -132,7 +133,7 @@ func (f reportFilter) Pinned(from, to time.Time) reportFilter {
 func (f reportFilter) Query(extra ...string) template.URL {
 	q := url.Values{}
 	for k, v := range map[string]string{"device": f.Device, "range": f.Range, "name": f.Name, "client": f.Client,
-		"feed": f.Feed, "action": f.Action, "before": f.Before} {
+		"feed": f.Feed, "rule": f.Rule, "action": f.Action, "before": f.Before} {
 		if v != "" {
 			q.Set(k, v)
 		}

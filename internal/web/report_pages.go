@@ -17,7 +17,7 @@ const topLimit = 10
 // topTable is one top list and where its rows drill down to.
 type topTable struct {
 	By, Title, Column string
-	// Param is the hit search's filter a row sets ("" : no drill-down).
+	// Param is the hit search's filter a row sets.
 	Param string
 	Rows  []topRow
 	Err   string
@@ -99,7 +99,7 @@ func (s *Server) fillReport(ctx context.Context, u store.User, d *reportsData) i
 		{By: "domain", Title: blocked, Column: "Domain", Param: "name"},
 		{By: "client", Title: "Top clients", Column: "Client", Param: "client"},
 		{By: "feed", Title: "Top feeds", Column: "Feed", Param: "feed"},
-		{By: "rule", Title: "Top rules", Column: "Rule"},
+		{By: "rule", Title: "Top rules", Column: "Rule", Param: "rule"},
 	} {
 		tq := d.Filter.api()
 		tq.Set("by", t.By)
@@ -110,11 +110,7 @@ func (s *Server) fillReport(ctx context.Context, u store.User, d *reportsData) i
 		}
 		for _, row := range top.Rows {
 			tr := topRow{Value: row.Value, Blocked: row.Blocked, Alerted: row.Alerted, Total: row.Total}
-			if t.Param != "" {
-				tr.Hits = d.Pinned.Query(t.Param, row.Value)
-			} else {
-				tr.Hits = d.Pinned.Query()
-			}
+			tr.Hits = d.Pinned.Query(t.Param, row.Value)
 			t.Rows = append(t.Rows, tr)
 		}
 		d.Tops = append(d.Tops, t)

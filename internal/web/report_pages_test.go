@@ -56,7 +56,10 @@ func IngestQueryLog(t *testing.T, st store.Store, queue, key string, recs []emul
 	}
 }
 
-const testQueueURL = "http://127.0.0.1:1/123456789012/rpzfw-logs"
+const (
+	testQueueURL = "http://127.0.0.1:1/123456789012/rpzfw-logs"
+	testRule     = "rpzfw-1-nxdomain"
+)
 
 // withHits turns log upload on for org a's device edge and ingests:
 // 3 blocks of bad.example (2 clients), 1 of worse.example, 1 alert, and
@@ -82,6 +85,13 @@ func withHits(t *testing.T, e *env) {
 	}
 	at := time.Now().Add(-5 * time.Minute)
 	rg := d.RuleGroupID
+	dep := store.Deployment{PlanHash: "h1", Fingerprint: "f1",
+		Lists: []store.DeployedList{{ListID: "rslvr-fdl-0001", Rule: testRule}, {ListID: "rslvr-fdl-0002", Rule: "rpzfw-2-alert"}},
+		Entries: []store.PlanEntry{{Domain: "bad.example", Rule: testRule, Source: "feed", Line: 7}, {Domain: "worse.example", Rule: testRule, Source: "block-list", Line: 2},
+			{Domain: "watch.example", Rule: "rpzfw-2-alert", Source: "allow-list", Line: 1}}}
+	if err := e.st.RecordDeployment(ctx, d.ID, at.Add(-time.Hour), dep); err != nil {
+		t.Fatal(err)
+	}
 	recs := []emulator.LogRecord{
 		LogRecord(at, "123456789012", "vpc-0a", "bad.example.", "10.0.0.5", rg, "BLOCK", "rslvr-fdl-0001"),
 		LogRecord(at, "123456789012", "vpc-0a", "bad.example.", "10.0.0.5", rg, "BLOCK", "rslvr-fdl-0001"),
@@ -110,7 +120,7 @@ func TestReportsPage(t *testing.T) {
 		"<title>Reports: edge · rpzfw</title>", `id="tile-resolutions">9<`, `id="tile-blocked">4<`, `id="tile-alerted">1<`,
 		`<label for="range">`, `<label for="from">From (UTC)</label>`, `id="timeline-data"`,
 		"lower bound", `/ui/assets/vendor/uplot/uPlot.iife.min.js`, `id="top-domain"`, ">bad.example.<", ">10.0.0.5<",
-		"name=bad.example", "what=domain",
+		"name=bad.example", "what=domain", "rule=" + testRule,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the reports page lacks %q", want)
@@ -158,9 +168,11 @@ func TestHitSearchAndCSV(t *testing.T) {
 		want     string
 	}{
 		{"device=edge&range=1h", 5, "bad.example."},
-		{"device=edge&range=1h&name=bad.example", 3, "10.0.0.6"},
+		{"device=edge&range=1h&name=bad.example", 3, "feed line 7"},
 		{"device=edge&range=1h&client=10.0.0.6", 2, "worse.example."},
 		{"range=1h&action=ALERT", 1, "watch.example."},
+		{"range=1h&rule=" + testRule, 4, "worse.example."},
+		{"range=1h&rule=no-such-rule", 0, `id="no-hits"`},
 		{"range=1h&name=none.example", 0, `id="no-hits"`},
 	}
 	for _, tc := range tests {

@@ -292,6 +292,9 @@ func (d *DB) SearchHits(ctx context.Context, q store.HitQuery) ([]store.Hit, err
 	if q.Client != "" {
 		c.add("src_addr = ?", q.Client)
 	}
+	if q.Rule != "" {
+		c.add("rule_name = ?", q.Rule)
+	}
 	if !q.Before.IsZero() {
 		c.add("(at < ? OR (at = ? AND id < ?))", nanos(q.Before), nanos(q.Before), q.BeforeID)
 	}
