@@ -320,8 +320,7 @@ type HitQuery struct {
 	// dot), or every name under it when written *.example.com.
 	Name     string
 	Client   string
-	// Rule matches the firewall rule's name exactly.
-	Rule     string
+	Rule     string // the firewall rule's name, exactly
 	Before   time.Time
 	BeforeID int64
 	Limit    int
