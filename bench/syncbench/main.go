@@ -38,6 +38,8 @@ func main() {
 	settle := flag.Duration("settle", 200*time.Millisecond, "emulator settle delay")
 	rps := flag.Float64("rps", 5, "emulator throttle and client rate (requests/s)")
 	skip := flag.String("skip", "", "comma-separated workloads to skip (first-add, first-import, first-replace, change, change-replace)")
+	oneOnly := flag.Bool("one", false, "with -multi, only the one-domain change")
+	flag.BoolVar(&verbose, "v", false, "print each sync's calls by operation on stderr")
 	multi := flag.Bool("multi", false, "only the small workloads: one domain added, three small layered policies synced one after another into one rule group, then the last unchanged and with its rules reordered")
 	flag.Parse()
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
@@ -56,13 +58,22 @@ func main() {
 		one := plan(1000, 0)
 		more := plan(1000, 0)
 		more.Rules[1].Domains = append(slices.Clone(more.Rules[1].Domains), "zz-new.bench.example")
-		row("one domain added to a 1000-domain policy", run(ctx, moto, *settle, *rps, 2000, false, one, more)[1])
+		// And one more the next day: the second change starts from the
+		// settle delay the first one learned (kept in the state).
+		again := plan(1000, 0)
+		again.Rules[1].Domains = append(slices.Clone(more.Rules[1].Domains), "zz-new2.bench.example")
+		rs := run(ctx, moto, *settle, *rps, 2000, false, one, more, again)
+		row("one domain added to a 1000-domain policy", rs[1])
+		row("one domain added again, the next run", rs[2])
+		if *oneOnly {
+			return
+		}
 		for i, r := range run(ctx, moto, *settle, *rps, 10000, false, smallPolicies()...) {
 			row(fmt.Sprintf("small policies, sync %d of 3", i+1), r)
 		}
 		// An unchanged policy, synced again.
 		last := smallPolicies()[2]
-		rs := run(ctx, moto, *settle, *rps, 10000, false, last, last)
+		rs = run(ctx, moto, *settle, *rps, 10000, false, last, last)
 		row("small policy, unchanged", rs[1])
 		// The same policy with its rules swapped pair by pair, renamed
 		// for their new positions as the compiler names them.
@@ -94,6 +105,9 @@ func main() {
 		}
 	}
 }
+
+// verbose prints each sync's calls by operation.
+var verbose bool
 
 type result struct {
 	added, removed, calls, floor, updates, bound int
@@ -229,6 +243,9 @@ func run(ctx context.Context, moto string, settle time.Duration, rps float64, n 
 		res, err := s.Sync(ctx, func(int) (*compile.Plan, error) { return p, nil }, 3*n)
 		if err != nil {
 			log.Fatal(err)
+		}
+		if verbose {
+			fmt.Fprintf(os.Stderr, "calls %v, took %s\n", res.Calls, res.Took.Round(time.Millisecond))
 		}
 		rs = append(rs, result{added: res.Plan.Added, removed: res.Plan.Removed, calls: res.TotalCalls(), floor: res.Floor(),
 			updates: res.Calls["UpdateFirewallDomains"] + res.Calls["ImportFirewallDomains"], bound: res.LowerBound(), took: res.Took})

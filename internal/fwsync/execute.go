@@ -398,7 +398,7 @@ func (r *run) settle(ctx context.Context, id string) error {
 	}
 	rec := r.st.Lists[id]
 	rec.Count, rec.Dirty, rec.Modified, rec.Checked = len(doms), false, ls.modified, r.s.now()
-	r.st.SettleNanos = r.s.lastSettle.Load()
+	r.s.saveTuning(r.st)
 	return r.s.store.Save(ctx, r.st)
 }
 

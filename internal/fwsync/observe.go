@@ -50,9 +50,8 @@ func (s *Syncer) observe(ctx context.Context) (Observed, *State, error) {
 	if err != nil {
 		return Observed{}, nil, err
 	}
-	obs := classify(st, rules, content)
-	obs.OtherDomains = others
-	s.reusable = reusableOrphans(st, s.listPrefix(), obs.Orphans, content, aged)
+	s.seen = &seen{rules: rules, content: content, others: others, aged: aged}
+	obs := s.seen.observed(s, st)
 	if !s.cfg.DryRun {
 		if err := s.store.Save(ctx, st); err != nil {
 			return Observed{}, nil, err
@@ -223,11 +222,13 @@ func (s *Syncer) listPrefix() string { return fmt.Sprintf("%s-%s-", s.cfg.Prefix
 // saved) otherwise. ListFirewallDomainLists says nothing of modification
 // times, so asking costs one GetFirewallDomainList a list; a clean list
 // the service confirmed less than VerifyEvery ago is trusted without
-// asking, except the one confirmed longest ago, which every sync asks
-// about (see toVerify). Only changed lists cost a full read.
+// asking, except the one confirmed longest ago, which a sync asks about
+// before it says nothing changed (see toVerify). Only changed lists cost a
+// full read.
 func (s *Syncer) readContents(ctx context.Context, st *State) (map[string][]string, error) {
 	content := map[string][]string{}
-	verify := s.toVerify(st)
+	verify, oldest := s.toVerify(st)
+	s.deferred = oldest
 	for _, id := range slices.Sorted(maps.Keys(st.Lists)) {
 		rec := st.Lists[id]
 		if !verify[id] {
@@ -237,52 +238,69 @@ func (s *Syncer) readContents(ctx context.Context, st *State) (map[string][]stri
 				continue
 			}
 			s.cfg.Progress.Note("saved content unreadable; asking the service", "list", id, "err", err)
+			if id == s.deferred {
+				s.deferred = ""
+			}
 		}
-		ls, err := s.settle(ctx, id, false, time.Time{})
-		var failed *importFailedError
-		if errors.As(err, &failed) && (rec.Dirty || rec.Modified != ls.modified) {
-			// A failed import (this sync's predecessor stopped before it
-			// saw it) leaves content nobody recorded: read it back, and
-			// the plan repairs or retires the list like any other.
-			s.cfg.Progress.Note("a list was left by a failed import: reading it back to repair it", "list", rec.Name, "status_message", failed.msg)
-			rec.Dirty = true
-		}
-		if failed != nil {
-			err = nil // repaired by an earlier sync, and not changed since
-		}
+		doms, _, err := s.readOne(ctx, st, id)
 		if err != nil {
 			return nil, err
 		}
-		count := ls.count
-		var doms []string
-		if !rec.Dirty && s.unchanged(rec, ls) {
-			doms, err = s.store.LoadDomains(ctx, id)
-			if err != nil {
-				s.cfg.Progress.Note("saved content unreadable; reading the list back", "list", id, "err", err)
-			}
-		}
-		if doms == nil && count > 0 {
-			s.cfg.Progress.Note("reading a list back in full", "list", rec.Name, "domains", count)
-			if doms, err = s.readList(ctx, id); err != nil {
-				return nil, err
-			}
-			if err := s.store.SaveDomains(ctx, id, doms); err != nil {
-				return nil, err
-			}
-		}
-		rec.Count, rec.Dirty, rec.Modified, rec.Checked = len(doms), false, ls.modified, s.now()
 		content[id] = doms
 	}
 	return content, nil
 }
 
+// readOne asks the service about one of our lists and returns its
+// content: the saved copy when the list is clean and its ModificationTime
+// is the one recorded, else the list read back in full (reread).
+func (s *Syncer) readOne(ctx context.Context, st *State, id string) (doms []string, reread bool, err error) {
+	rec := st.Lists[id]
+	ls, err := s.settle(ctx, id, false, time.Time{})
+	var failed *importFailedError
+	if errors.As(err, &failed) && (rec.Dirty || rec.Modified != ls.modified) {
+		// A failed import (this sync's predecessor stopped before it
+		// saw it) leaves content nobody recorded: read it back, and
+		// the plan repairs or retires the list like any other.
+		s.cfg.Progress.Note("a list was left by a failed import: reading it back to repair it", "list", rec.Name, "status_message", failed.msg)
+		rec.Dirty = true
+	}
+	if failed != nil {
+		err = nil // repaired by an earlier sync, and not changed since
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if !rec.Dirty && s.unchanged(rec, ls) {
+		doms, err = s.store.LoadDomains(ctx, id)
+		if err != nil {
+			s.cfg.Progress.Note("saved content unreadable; reading the list back", "list", id, "err", err)
+		}
+	}
+	if doms == nil && ls.count > 0 {
+		s.cfg.Progress.Note("reading a list back in full", "list", rec.Name, "domains", ls.count)
+		if doms, err = s.readList(ctx, id); err != nil {
+			return nil, false, err
+		}
+		if err := s.store.SaveDomains(ctx, id, doms); err != nil {
+			return nil, false, err
+		}
+		reread = true
+	}
+	reread = reread || (rec.Count > 0 && len(doms) == 0)
+	rec.Count, rec.Dirty, rec.Modified, rec.Checked = len(doms), false, ls.modified, s.now()
+	return doms, reread, nil
+}
+
 // toVerify picks the lists to ask the service about: every list the state
 // cannot vouch for (dirty, no recorded ModificationTime, or confirmed
-// VerifyEvery ago or longer), and the clean list confirmed longest ago.
-// The others are trusted: the trade-off is that an edit by someone else
-// to one of them is noticed only when its turn comes (within VerifyEvery,
-// or within as many syncs as there are lists), not at the next sync.
-func (s *Syncer) toVerify(st *State) map[string]bool {
+// VerifyEvery ago or longer); and, apart, the clean list confirmed longest
+// ago, which a sync that finds nothing else to change asks about before
+// it says so (confirmUnchanged). The others are trusted: the trade-off is
+// that an edit by someone else to one of them is noticed only when its
+// turn comes (within VerifyEvery, or within as many unchanged syncs as
+// there are lists), not at the next sync.
+func (s *Syncer) toVerify(st *State) (map[string]bool, string) {
 	verify := map[string]bool{}
 	now := s.now()
 	oldest := ""
@@ -295,10 +313,7 @@ func (s *Syncer) toVerify(st *State) map[string]bool {
 			oldest = id
 		}
 	}
-	if oldest != "" {
-		verify[oldest] = true
-	}
-	return verify
+	return verify, oldest
 }
 
 // unchanged says whether a clean list is as the state recorded it: its

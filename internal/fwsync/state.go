@@ -54,6 +54,9 @@ type State struct {
 	// learned (how long to wait after a change before looking at the
 	// list), so a run starts from it rather than from PollInitial.
 	SettleNanos int64 `json:"settle_ns,omitempty"`
+	// SettleShortNanos is the longest such delay lately found too short:
+	// the tuning keeps clear of it.
+	SettleShortNanos int64 `json:"settle_short_ns,omitempty"`
 	// Others caches the count of domains in lists that are not ours.
 	Others *OthersCount `json:"others,omitempty"`
 }

@@ -73,8 +73,10 @@ const DefaultVerifyEvery = time.Hour
 
 // Syncer syncs one rule group.
 type Syncer struct {
-	// lastSettle is how long the last list took to settle (nanoseconds).
-	lastSettle atomic.Int64
+	// lastSettle is the tuned wait after a change before looking at the
+	// list (nanoseconds); tooShort the longest such wait lately found too
+	// short.
+	lastSettle, tooShort atomic.Int64
 	cfg        Config
 	api        API
 	calls      *calls
@@ -82,8 +84,11 @@ type Syncer struct {
 	staging    Staging
 	quota      QuotaSource
 	// reusable are the orphans the current sync may refill (observe
-	// finds them).
+	// finds them), seen what observe read, deferred the list to ask about
+	// before saying nothing changed.
 	reusable []orphanContent
+	seen     *seen
+	deferred string
 }
 
 // New makes a Syncer. staging and quota may be nil.
@@ -183,6 +188,13 @@ func (s *Syncer) Sync(ctx context.Context, compileTo CompileFunc, maxDomains int
 	res := &Result{Other: obs.OtherDomains, MaxDomains: maxDomains, DryRun: s.cfg.DryRun}
 	budget := s.budget(ctx, res, obs)
 	plan, err := s.planWithin(obs, compileTo, res, budget)
+	if err != nil {
+		return nil, err
+	}
+	plan, err = s.confirmUnchanged(ctx, st, plan, func(o Observed) (Plan, error) {
+		obs = o
+		return s.planWithin(obs, compileTo, res, budget)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +307,7 @@ func (s *Syncer) checkShrink(obs Observed, cp *compile.Plan) error {
 // the rule group as it stands.
 func (s *Syncer) begin(ctx context.Context) (unlock func(), obs Observed, st *State, err error) {
 	s.calls.reset()
-	s.reusable = nil
+	s.reusable, s.seen, s.deferred = nil, nil, ""
 	if unlock, err = s.lock(); err != nil {
 		return nil, obs, nil, err
 	}
@@ -341,18 +353,31 @@ func (s *Syncer) firstPollDelay() time.Duration {
 func (s *Syncer) resumeTuning(st *State) {
 	if st.SettleNanos > 0 && s.lastSettle.Load() == 0 {
 		s.lastSettle.Store(st.SettleNanos)
+		s.tooShort.Store(st.SettleShortNanos)
 	}
 }
 
+// saveTuning records what this run learned in the state.
+func (s *Syncer) saveTuning(st *State) {
+	st.SettleNanos, st.SettleShortNanos = s.lastSettle.Load(), s.tooShort.Load()
+}
+
 // tuneFirstPoll shortens the wait a little after it sufficed, and lengthens
-// it after it did not.
+// it after it did not. Each too-short wait costs a call and a wait more,
+// so the delay never comes back within 5% of the last one that did not
+// suffice; that memory fades slowly, so a service that grew faster is
+// still found.
 func (s *Syncer) tuneFirstPoll(sufficed bool) {
 	d := s.firstPollDelay()
+	short := time.Duration(s.tooShort.Load())
 	if sufficed {
-		d = d * 97 / 100
+		short = short * 999 / 1000
+		d = max(d*99/100, short*21/20)
 	} else {
-		d = d * 13 / 10
+		short = max(short, d)
+		d = d * 5 / 4
 	}
+	s.tooShort.Store(int64(short))
 	s.lastSettle.Store(int64(max(d, time.Millisecond)))
 }
 
@@ -372,14 +397,17 @@ type listStatus struct {
 func (s *Syncer) settle(ctx context.Context, id string, fresh bool, changed time.Time) (listStatus, error) {
 	delay := s.cfg.PollInitial
 	if fresh {
-		delay = s.firstPollDelay()
-		wait := delay
+		first := s.firstPollDelay()
+		wait := first
 		if !changed.IsZero() {
 			wait -= time.Since(changed)
 		}
 		if err := sleep(ctx, wait); err != nil {
 			return listStatus{}, err
 		}
+		// When the tuned delay did not suffice the list is most likely
+		// about to settle: look again soon, then back off.
+		delay = max(first/4, time.Millisecond)
 	}
 	deadline := time.Now().Add(s.cfg.SettleTimeout)
 	for polls := 1; ; polls++ {
