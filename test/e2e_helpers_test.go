@@ -210,13 +210,12 @@ func (e *e2eEmu) inFlight(t *testing.T) (visible, inFlight string) {
 	return out.Attributes["ApproximateNumberOfMessages"], out.Attributes["ApproximateNumberOfMessagesNotVisible"]
 }
 
-// putBulkObject writes a query log object of n resolutions no rule
-// matched, in the VPC, as Resolver would; the bucket notifies the queue.
-func (e *e2eEmu) putBulkObject(t *testing.T, tag string, n int) {
+// bulkObject is a query log object of n resolutions no rule matched, in
+// the VPC, as Resolver would write it.
+func (e *e2eEmu) bulkObject(t *testing.T, n int) []byte {
 	t.Helper()
-	now := time.Now().UTC()
 	line, err := json.Marshal(emulator.LogRecord{Version: "1.100000", AccountID: emulator.DefaultAccount, Region: "us-east-1", VpcID: e.VPC,
-		QueryTimestamp: now.Format(time.RFC3339), QueryName: "bulk.example.", QueryType: "A", QueryClass: "IN", Rcode: "NOERROR",
+		QueryTimestamp: time.Now().UTC().Format(time.RFC3339), QueryName: "bulk.example.", QueryType: "A", QueryClass: "IN", Rcode: "NOERROR",
 		Answers: []emulator.LogAnswer{}, SrcAddr: "10.0.0.7", SrcPort: "53", Transport: "UDP", SrcIDs: map[string]string{}})
 	if err != nil {
 		t.Fatal(err)
@@ -225,16 +224,24 @@ func (e *e2eEmu) putBulkObject(t *testing.T, tag string, n int) {
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 	chunk := bytes.Repeat(line, 1000)
-	for i := 0; i < n/1000; i++ {
+	for range n / 1000 {
 		zw.Write(chunk)
 	}
 	zw.Write(bytes.Repeat(line, n%1000))
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return buf.Bytes()
+}
+
+// putObject puts a query log object in the VPC's bucket, which notifies
+// the queue.
+func (e *e2eEmu) putObject(t *testing.T, tag string, body []byte) {
+	t.Helper()
+	now := time.Now().UTC()
 	key := fmt.Sprintf("AWSLogs/%s/vpcdnsquerylogs/%s/%s/%s_vpcdnsquerylogs_%s_%s_%s.log.gz", emulator.DefaultAccount, e.VPC,
 		now.Format("2006/01/02"), e.VPC, emulator.DefaultAccount, now.Format("20060102T1504Z"), tag)
-	if _, err := motoS3(e.moto).PutObject(context.Background(), &s3.PutObjectInput{Bucket: &e.Bucket, Key: &key, Body: bytes.NewReader(buf.Bytes())}); err != nil {
+	if _, err := motoS3(e.moto).PutObject(context.Background(), &s3.PutObjectInput{Bucket: &e.Bucket, Key: &key, Body: bytes.NewReader(body)}); err != nil {
 		t.Fatal(err)
 	}
 }

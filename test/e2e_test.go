@@ -17,13 +17,13 @@ import (
 // removed by the large change. The user's lists: blocked.example and
 // *.user.example blocked, ok.wild.example allowed.
 const (
-	e2eSettle = time.Second
+	e2eSettle = 2 * time.Second
 	e2eKeep   = 300
 	e2eGone   = 200
-	e2eNew    = 2500 // three ADD calls of at most 1000: a sync with a middle
-	// e2eBulk lines per log object: enough that reading one takes a while,
-	// so an instance can be killed in the middle of it.
-	e2eBulk = 1_500_000
+	e2eNew    = 2500 // three ADD calls of at most 1000, a settle apart: a sync with a middle (and one update message)
+	// e2eBulk lines per log object: reading one takes far longer than the
+	// moment between its being taken and the kill.
+	e2eBulk = 500_000
 )
 
 var (
@@ -320,7 +320,7 @@ func (env *e2e) killMidway(t *testing.T) {
 		t.Fatalf("the last sync of edge names instance %q", holder)
 	}
 	oldHash := s.waitDevice("edge", "in_sync", func(d deviceView) bool { return d.Status.State == "in_sync" }).Status.PlanHash
-	env.bulkInFlight(t)
+	bulk := env.edge.bulkObject(t, e2eBulk)
 
 	var updates []string
 	for i := range e2eGone {
@@ -334,24 +334,29 @@ func (env *e2e) killMidway(t *testing.T) {
 	for deadline := time.Now().Add(2 * time.Minute); ; {
 		changed, changing := env.round(t, w)
 		if changed > 0 && changed < changing {
-			t.Logf("e2e: killing %s with %d of %d names changed", holder, changed, changing)
+			t.Logf("e2e: %d of %d names changed: the sync is half done", changed, changing)
 			break
 		}
 		if changed == changing || time.Now().After(deadline) {
 			t.Fatalf("never saw the change half done (%d of %d names changed)", changed, changing)
 		}
 	}
-	// Each instance took one large object (bulkInFlight); neither is
-	// stored yet, so both are in the middle of one.
+	env.quiet(t, s)
+	env.bulkInFlight(t, bulk)
+	// Still syncing, and neither large object stored: the kill is in the
+	// middle of both.
+	var d deviceView
+	s.must(200, "GET", "/api/v1/devices/edge", nil, &d)
 	var sum e2eSummary
 	s.must(200, "GET", "/api/v1/reports/summary?from=-1h&device=edge", nil, &sum)
-	if sum.Resolutions >= e2eBulk {
-		t.Fatalf("a large log object was stored before the kill (%d resolutions): the kill would not be in the middle of one", sum.Resolutions)
+	if d.Status.State != "syncing" || sum.Resolutions >= e2eBulk {
+		t.Fatalf("not in the middle of both at the kill: device %+v, %d resolutions stored", d.Status, sum.Resolutions)
 	}
 	victim.kill()
 	killed := time.Now()
 	survivor := env.any()
 	env.finishAfterKill(t, survivor, w, oldHash)
+	t.Logf("e2e: killed %s", holder)
 	t.Logf("e2e: the survivor finished the sync %s after the kill", time.Since(killed).Round(time.Millisecond))
 	env.waitReports(t, survivor, 2*e2eBulk, 3*time.Minute)
 	t.Logf("e2e: every log line counted once %s after the kill", time.Since(killed).Round(time.Millisecond))
@@ -363,15 +368,29 @@ func (env *e2e) killMidway(t *testing.T) {
 	env.checkHitsByName(t, survivor)
 }
 
+// quiet waits until every query asked of the blocking device is stored
+// and its queue is empty, so that the next messages are ours alone.
+func (env *e2e) quiet(t *testing.T, s *served) {
+	t.Helper()
+	waitUntil(t, time.Minute, "the queries asked to be stored", func() bool {
+		edge, _ := env.tallies()
+		var sum e2eSummary
+		s.must(200, "GET", "/api/v1/reports/summary?from=-1h&device=edge", nil, &sum)
+		v, f := env.edge.inFlight(t)
+		return sum.Resolutions == edge.resolutions && v == "0" && f == "0"
+	})
+}
+
 // bulkInFlight puts two large log objects in the blocking device's bucket,
-// the second once the first is taken, so that each instance holds one.
-func (env *e2e) bulkInFlight(t *testing.T) {
+// the second once the first is taken: the instance that took the first
+// reads it and polls no more meanwhile, so the other takes the second.
+func (env *e2e) bulkInFlight(t *testing.T, body []byte) {
 	t.Helper()
 	for i, want := range []string{"1", "2"} {
-		env.edge.putBulkObject(t, fmt.Sprintf("bulk%d", i), e2eBulk)
+		env.edge.putObject(t, fmt.Sprintf("bulk%d", i), body)
 		waitUntil(t, 30*time.Second, want+" large log objects taken", func() bool {
-			v, f := env.edge.inFlight(t)
-			return v == "0" && f == want
+			_, f := env.edge.inFlight(t)
+			return f == want
 		})
 	}
 }
