@@ -71,20 +71,21 @@ func (p *Policies) Plan(ctx context.Context, sp store.Policy, s compile.Settings
 
 // Explain says why name gets its outcome under sp compiled for s: what
 // each source says and at which line, what BIND would answer, and which
-// rule of the plan enforces it. It reads the last good copies into a
-// reference beside the builder, as "rpzfw explain" does.
+// rule of the plan enforces it. The plan is the one the syncs compile
+// (kept by settings); the sources' last good copies are read again into a
+// reference only, as "rpzfw explain" does beside its builder.
 func (p *Policies) Explain(ctx context.Context, sp store.Policy, s compile.Settings, name string) (compile.Explanation, *compile.Plan, error) {
+	plan, err := p.Plan(ctx, sp, s)
+	if err != nil {
+		return compile.Explanation{}, nil, err
+	}
 	_, pol, mgr, err := p.opened(ctx, sp)
 	if err != nil {
 		return compile.Explanation{}, nil, err
 	}
-	b, ref := compile.NewBuilder(), compile.NewReference()
-	if err := pol.LoadWith(ctx, policy.Tee(b, ref), feedOpener{mgr}, nil); err != nil {
+	ref := compile.NewReference()
+	if err := pol.LoadWith(ctx, ref, feedOpener{mgr}, nil); err != nil {
 		return compile.Explanation{}, nil, fmt.Errorf("policy %s: %w", sp.Name, err)
-	}
-	plan, err := b.Compile(s)
-	if err != nil {
-		return compile.Explanation{}, nil, mark(ErrPolicy, fmt.Errorf("policy %s: %w", sp.Name, err))
 	}
 	return compile.Explain(ref, plan, name), plan, nil
 }
