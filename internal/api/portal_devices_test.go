@@ -161,3 +161,23 @@ func TestCanaryRefusesAmbientCredentialsTheServerDoesNotLend(t *testing.T) {
 	}
 	e.wantError(409, CodeConflict, "credentials.type", "GET", "/api/v1/devices/amb/canary", e.viewer, nil)
 }
+
+// FuzzCanaryName: the test name is a plain name the entry matches.
+func FuzzCanaryName(f *testing.F) {
+	for _, s := range []string{"bad.example", "bad.example.", "*.worse.example", "*", "*.", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, entry string) {
+		name := canaryName(entry)
+		base := strings.TrimSuffix(entry, ".")
+		if rest, ok := strings.CutPrefix(base, "*."); ok {
+			if name != "rpzfw-canary."+rest {
+				t.Fatalf("canaryName(%q) = %q: not a name under the wildcard", entry, name)
+			}
+			return
+		}
+		if name != base {
+			t.Fatalf("canaryName(%q) = %q, want the entry itself", entry, name)
+		}
+	})
+}

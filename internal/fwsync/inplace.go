@@ -14,9 +14,9 @@ import "slices"
 // name sees its old outcome, then its new one.
 
 // pairByOverlap pairs each unpaired desired rule with the unpaired owned
-// rule of another behaviour that shares the most domains with it, and
-// returns the desired indexes it paired.
-func pairByOverlap(owned []OwnedRule, desired []DesiredRule, pairOf []int, used []bool) map[int]bool {
+// rule of the same behaviour (sameKey) or of another that shares the most
+// domains with it, and returns the desired indexes it paired.
+func pairByOverlap(owned []OwnedRule, desired []DesiredRule, pairOf []int, used []bool, sameKey bool) map[int]bool {
 	paired := map[int]bool{}
 	for i, d := range desired {
 		if pairOf[i] >= 0 {
@@ -24,7 +24,7 @@ func pairByOverlap(owned []OwnedRule, desired []DesiredRule, pairOf []int, used 
 		}
 		best, at := 0, -1
 		for j, o := range owned {
-			if used[j] || o.Spec.key() == d.Spec.key() {
+			if used[j] || (o.Spec.key() == d.Spec.key()) != sameKey {
 				continue
 			}
 			if n := overlap(o.Domains, d.Domains); n > best {

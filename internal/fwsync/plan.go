@@ -151,9 +151,9 @@ func MakePlan(obs Observed, desired []DesiredRule, o Options) (Plan, error) {
 	p.Steps = append(p.Steps, moves...)
 	p.Rules = make([]RuleChange, len(seq))
 	p.prepare(seq, o)
-	p.add(seq, o)
-	p.switchActions(seq, o)
-	p.remove(seq, o)
+	w := p.add(seq, o)
+	p.switchActions(seq, o, &w)
+	p.remove(seq, o, w)
 	p.Peak = peak(seq)
 	p.Unchanged = len(p.Steps) == 0
 	return p, nil
@@ -245,10 +245,13 @@ func (p *Plan) prepare(seq []entry, o Options) {
 // precedence order. A list is waited for only where it matters: before a
 // later rule's additions or creation when their entries interact with an
 // earlier rule's additions still settling (a name the earlier rule gains
-// must not reach the later one first), and once for all lists at the end of
-// the phase, before actions switch and entries go. Lists whose changes do
-// not interact settle side by side.
-func (p *Plan) add(seq []entry, o Options) {
+// must not reach the later one first). The lists still settling at the end
+// of the phase are returned: an action switch or a removal waits for those
+// whose additions interact with it (a name must have its new match before
+// it loses its old one), and the rest settle side by side with them (a
+// list's own later change waits for it anyway: the service takes one change
+// at a time).
+func (p *Plan) add(seq []entry, o Options) waits {
 	var w waits
 	for i, e := range seq {
 		switch {
@@ -272,7 +275,7 @@ func (p *Plan) add(seq []entry, o Options) {
 				Step{Kind: StepCreateRule, Phase: PhaseAdd, List: ref, ListName: o.NewListName(e.newIndex), Priority: e.priority, Spec: &spec})
 		}
 	}
-	p.Steps = append(p.Steps, w.all(PhaseAdd)...)
+	return w
 }
 
 // waits tracks the lists of one phase whose changes are still settling.
@@ -308,16 +311,6 @@ func (w *waits) after(id, name string, doms []string) {
 	if len(doms) > 0 {
 		w.pending = append(w.pending, pendingList{id, name, newEntrySet(doms)})
 	}
-}
-
-// all returns a settle step for every list still settling.
-func (w *waits) all(phase string) []Step {
-	var steps []Step
-	for _, l := range w.pending {
-		steps = append(steps, Step{Kind: StepSettle, Phase: phase, List: l.id, ListName: l.name})
-	}
-	w.pending = nil
-	return steps
 }
 
 // entrySet holds list entries by the name they are rooted at ("*.a.b" and
@@ -373,10 +366,11 @@ func (s entrySet) under(t entrySet) bool {
 	return false
 }
 
-// switchActions changes the action or name of kept rules; a rule whose
-// name changed only in its position number keeps its name (keptSpec), so
-// a rule that merely moved costs no call here.
-func (p *Plan) switchActions(seq []entry, o Options) {
+// switchActions changes the action or name of kept rules, each once the
+// additions its names interact with have settled (w); a rule whose name
+// changed only in its position number keeps its name (keptSpec), so a rule
+// that merely moved costs no call here.
+func (p *Plan) switchActions(seq []entry, o Options, w *waits) {
 	for _, e := range seq {
 		if e.old == nil || e.new == nil {
 			continue
@@ -384,6 +378,9 @@ func (p *Plan) switchActions(seq []entry, o Options) {
 		if spec := keptSpec(e.old.Spec, e.new.Spec); e.inPlace {
 			p.inPlaceSwitch(e, o, spec)
 		} else if spec != e.old.Spec {
+			if spec.key() != e.old.Spec.key() {
+				p.Steps = append(p.Steps, w.before(PhaseSwitch, e.old.Domains)...)
+			}
 			p.Steps = append(p.Steps, Step{Kind: StepUpdateRule, Phase: PhaseSwitch, List: e.old.ListID, ListName: e.old.ListName, Spec: &spec})
 		}
 	}
@@ -393,10 +390,10 @@ func (p *Plan) switchActions(seq []entry, o Options) {
 // reverse precedence order, then retires the old rules' lists. A list is
 // waited for only before an earlier rule loses entries that interact with
 // its removals still settling (a name must not lose its old match while a
-// later leftover could still catch it); the rest settle side by side.
-func (p *Plan) remove(seq []entry, o Options) {
+// later leftover could still catch it), or whose additions still settling
+// interact with them (w, from the add phase); the rest settle side by side.
+func (p *Plan) remove(seq []entry, o Options, w waits) {
 	var retire []Step
-	var w waits
 	for i := len(seq) - 1; i >= 0; i-- {
 		e := seq[i]
 		switch {
@@ -497,7 +494,8 @@ func merge(owned []OwnedRule, desired []DesiredRule, allowMoves bool) []entry {
 	try(func(o OwnedRule, d DesiredRule) bool {
 		return o.Spec.key() == d.Spec.key() && slices.Equal(o.Domains, d.Domains)
 	})
-	try(func(o OwnedRule, d DesiredRule) bool { return o.Spec.key() == d.Spec.key() })
+	// The same behaviour with the most domains in common (a content diff).
+	pairByOverlap(owned, desired, pairOf, used, true)
 	try(func(o OwnedRule, d DesiredRule) bool { return slices.Equal(o.Domains, d.Domains) })
 	// A monitor-only switch keeps rule names and toggles BLOCK and ALERT.
 	try(func(o OwnedRule, d DesiredRule) bool {
@@ -505,7 +503,10 @@ func merge(owned []OwnedRule, desired []DesiredRule, allowMoves bool) []entry {
 	})
 	// A rule whose action and content both change: changed in place when
 	// it can be (markInPlace), else replaced.
-	byOverlap := pairByOverlap(owned, desired, pairOf, used)
+	byOverlap := pairByOverlap(owned, desired, pairOf, used, false)
+	// Layers renumbered: the same behaviour, nothing in common, one list
+	// refilled rather than one replaced.
+	try(func(o OwnedRule, d DesiredRule) bool { return o.Spec.key() == d.Spec.key() })
 
 	keep := lis(pairOf)
 	for i, j := range pairOf {
@@ -566,12 +567,26 @@ func merge(owned []OwnedRule, desired []DesiredRule, allowMoves bool) []entry {
 		}
 	}
 	seq := lay()
-	if drop := markInPlace(seq, byOverlap); len(drop) > 0 {
+	for {
+		drop := markInPlace(seq, byOverlap)
+		if len(drop) == 0 {
+			break
+		}
+		// Pairs that cannot change in place are replaced; the layout that
+		// changes may make a move pass a rule it shares a name with, and
+		// then the moved pairs are replaced too.
 		for _, i := range drop {
 			used[pairOf[i]], pairOf[i] = false, -1
 		}
-		seq = lay()
-		markInPlace(seq, byOverlap) // a replaced pair changes the same entries: no other verdict changes
+		if seq = lay(); !movesSafely(seq, owned) {
+			for i, m := range moved {
+				if m {
+					used[pairOf[i]], pairOf[i] = false, -1
+				}
+			}
+			clear(moved)
+			seq = lay()
+		}
 	}
 	// New-only rules placed before leftover old-only rules at the end keep
 	// the merge valid either way; old-only rules stay where they are.

@@ -337,3 +337,21 @@ func TestSecureCookiesOnPlainHTTPWhenAsked(t *testing.T) {
 		}
 	}
 }
+
+func TestPreflightAndLogsSetupFailuresAreShown(t *testing.T) {
+	e := newEnv(t, Limits{})
+	c, token := adminSession(t, e, "alice")
+	// The test's actions cannot run a preflight: the API's 502 and its
+	// reason reach the page.
+	code, body, _ := post(t, c, e.srv.URL+"/ui/devices/edge/preflight", url.Values{"csrf": {token}})
+	if code != http.StatusBadGateway || !strings.Contains(body, "could not run") {
+		t.Fatalf("preflight that cannot run: %d", code)
+	}
+	// Logs setup without a bucket: the API names the field; the page
+	// shows its message and keeps the form.
+	code, body, _ = post(t, c, e.srv.URL+"/ui/devices/edge/logs/setup", url.Values{"csrf": {token}, "prefix": {"dns/"}, "query_logging": {"on"}})
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, `id="logs-error"`) || !strings.Contains(body, "required") ||
+		!strings.Contains(body, `id="bucket" name="bucket" value="" autocomplete="off" aria-invalid="true"`) || !strings.Contains(body, `value="dns/"`) {
+		t.Fatalf("logs setup without a bucket: %d", code)
+	}
+}

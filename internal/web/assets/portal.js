@@ -48,6 +48,9 @@ document.addEventListener("DOMContentLoaded", function () {
 // Device pages: show the credential fields of the chosen type, and copy
 // buttons (the policy stays selectable text without them).
 document.addEventListener("DOMContentLoaded", function () {
+  // After a refused form, the keyboard starts at the first field to fix.
+  var bad = document.querySelector("main [aria-invalid='true']");
+  if (bad) bad.focus();
   var type = document.querySelector("[data-cred-type]");
   if (type) {
     var show = function () {
