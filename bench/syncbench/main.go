@@ -245,10 +245,17 @@ func run(ctx context.Context, moto string, settle time.Duration, rps float64, n 
 			log.Fatal(err)
 		}
 		if verbose {
-			fmt.Fprintf(os.Stderr, "calls %v, took %s\n", res.Calls, res.Took.Round(time.Millisecond))
+			waits := 0
+			for _, st := range res.Plan.Steps {
+				if st.Kind == fwsync.StepSettle {
+					waits++
+				}
+			}
+			fmt.Fprintf(os.Stderr, "calls %v, %d planned waits, took %s\n", res.Calls, waits, res.Took.Round(time.Millisecond))
 		}
-		rs = append(rs, result{added: res.Plan.Added, removed: res.Plan.Removed, calls: res.TotalCalls(), floor: res.Floor(),
-			updates: res.Calls["UpdateFirewallDomains"] + res.Calls["ImportFirewallDomains"], bound: res.LowerBound(), took: res.Took})
+		b := fwsync.PlanBounds(res.Plan)
+		rs = append(rs, result{added: res.Plan.Added, removed: res.Plan.Removed, calls: res.TotalCalls(), floor: b.Calls,
+			updates: res.Calls["UpdateFirewallDomains"] + res.Calls["ImportFirewallDomains"], bound: b.Updates, took: res.Took})
 	}
 	return rs
 }
