@@ -197,3 +197,18 @@ func happyPolicyFeeds(t *testing.T, e *env, root string) {
 		t.Errorf("Changed called %d times for the feeds policy, want 4", mine)
 	}
 }
+
+func TestPolicyStatusOfAListFile(t *testing.T) {
+	root := t.TempDir()
+	e := newEnv(t, withFeeds(t, root))
+	list := filepath.Join(root, "block.txt")
+	if err := os.WriteFile(list, []byte("a.example\nb.example\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.must(201, "POST", "/api/v1/policies", e.admin, map[string]any{"name": "lf", "block_list": map[string]string{"file": list}})
+	var st policyStatus
+	e.must(200, "GET", "/api/v1/policies/lf/status", e.viewer, nil).json(t, &st)
+	if len(st.Sources) != 1 || st.Sources[0].File != list || st.Sources[0].Records != 0 || st.Domains != 2 {
+		t.Errorf("status %+v, want the block list from %s (not counted) and 2 domains", st, list)
+	}
+}

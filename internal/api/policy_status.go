@@ -15,7 +15,8 @@ type sourceStatus struct {
 	Kind        string     `json:"kind" doc:"file, https, zone-transfer, or list (the user's allow and block lists)."`
 	Serial      int64      `json:"serial,omitempty" doc:"The zone's SOA serial (zone transfers)."`
 	ETag        string     `json:"etag,omitempty"`
-	Records     int        `json:"records" doc:"Records of the last good copy (entries, for a list)."`
+	Records     int        `json:"records" doc:"Records of the last good copy (entries, for an inline list; 0 for a list read from a file)."`
+	File        string     `json:"file,omitempty" doc:"The file a list is read from, when it is not inline."`
 	LastSuccess *time.Time `json:"last_success,omitempty" doc:"When the last good copy was fetched."`
 	LastAttempt *time.Time `json:"last_attempt,omitempty" doc:"When a fetch was last tried."`
 	LastError   string     `json:"last_error,omitempty" doc:"Why the last fetch failed; the last good copy is used meanwhile."`
@@ -36,7 +37,7 @@ type policyStatus struct {
 	Version  int64           `json:"version"`
 	Settings compileSettings `json:"settings"`
 	Sources  []sourceStatus  `json:"sources" doc:"In precedence order: the allow list, the block list, then the sources."`
-	Records  int             `json:"records" doc:"Records of every source and list."`
+	Records  int             `json:"records" doc:"Records of every source and inline list (lists read from a file are not counted)."`
 	Domains  int             `json:"domains" doc:"Domains the compiled plan installs."`
 	Rules    int             `json:"rules"`
 	// Removed counts records DNS Firewall cannot express, by reason, and
@@ -136,7 +137,14 @@ func listStatuses(doc []byte) []sourceStatus {
 			continue
 		}
 		var entries []string
-		_ = json.Unmarshal(l.raw, &entries) // a {"file": ...} list has no inline entries
+		if json.Unmarshal(l.raw, &entries) != nil {
+			var f struct {
+				File string `json:"file"`
+			}
+			_ = json.Unmarshal(l.raw, &f) // checked when the policy was stored
+			out = append(out, sourceStatus{Name: l.name, Kind: "list", File: f.File})
+			continue
+		}
 		out = append(out, sourceStatus{Name: l.name, Kind: "list", Records: len(entries)})
 	}
 	return out

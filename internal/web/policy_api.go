@@ -82,6 +82,7 @@ type apiSource struct {
 	Serial      int64      `json:"serial"`
 	ETag        string     `json:"etag"`
 	Records     int        `json:"records"`
+	File        string     `json:"file"`
 	LastSuccess *time.Time `json:"last_success"`
 	LastAttempt *time.Time `json:"last_attempt"`
 	LastError   string     `json:"last_error"`
