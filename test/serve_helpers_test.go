@@ -3,6 +3,7 @@ package test
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -11,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +24,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/rpzfw/rpzfw/internal/awsclient"
 )
 
 // rpzfwBinary builds the rpzfw command once for the tests that run it as a
@@ -273,4 +282,133 @@ func postgresSchema(t *testing.T) string {
 		}
 	})
 	return base + "&search_path=" + schema
+}
+
+// eventually polls cond until it holds; the deadline only bounds a
+// failure (a loaded machine may take long).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: never happened", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// portalLogin logs in to the portal's form as a browser would and returns
+// the status of the login post (303 when it worked).
+func (s *served) portalLogin(user, password string) int {
+	s.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(s.URL + "/ui/login")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		s.t.Fatalf("the login page has no CSRF field:\n%s", page)
+	}
+	form := url.Values{"username": {user}, "password": {password}, "csrf": {string(m[1])}}
+	req, _ := http.NewRequest("POST", s.URL+"/ui/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", s.URL)
+	resp, err = c.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// sandboxAWS is the sandbox's local S3 and SQS as the SDK sees them.
+type sandboxAWS struct {
+	s3    *s3.Client
+	sqs   *sqs.Client
+	queue string
+}
+
+func newSandboxAWS(t *testing.T, endpoint string) sandboxAWS {
+	t.Helper()
+	o := awsclient.Options{Region: "us-east-1", Endpoint: endpoint, MaxAttempts: 2}
+	cfg, err := awsclient.Config(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue := endpoint + "/123456789012/rpzfw-logs-sandbox"
+	sc, err := awsclient.SQS(cfg, queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sandboxAWS{s3: awsclient.S3(cfg, endpoint), sqs: sc, queue: queue}
+}
+
+// objects lists the keys of the sandbox's log bucket.
+func (a sandboxAWS) objects(t *testing.T) []string {
+	t.Helper()
+	var keys []string
+	p := s3.NewListObjectsV2Paginator(a.s3, &s3.ListObjectsV2Input{Bucket: aws.String("rpzfw-sandbox-logs")})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+	}
+	return keys
+}
+
+// lines counts the query log lines of every object in the bucket.
+func (a sandboxAWS) lines(t *testing.T) int64 {
+	t.Helper()
+	var n int64
+	for _, key := range a.objects(t) {
+		out, err := a.s3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("rpzfw-sandbox-logs"), Key: aws.String(key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(out.Body)
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		sc := bufio.NewScanner(zr)
+		for sc.Scan() {
+			if len(bytes.TrimSpace(sc.Bytes())) > 0 {
+				n++
+			}
+		}
+		out.Body.Close()
+		if err := sc.Err(); err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+	}
+	return n
+}
+
+// idle says whether the queue holds no message, waiting or in flight.
+func (a sandboxAWS) idle(t *testing.T) bool {
+	t.Helper()
+	out, err := a.sqs.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(a.queue),
+		AttributeNames: []sqstypes.QueueAttributeName{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Attributes["ApproximateNumberOfMessages"] == "0" && out.Attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+}
+
+// resolutions is what the reports count over the last day: every line,
+// of the sandbox device or (before its first sync) of none.
+func (s *served) resolutions() int64 {
+	s.t.Helper()
+	var sum struct {
+		Resolutions int64 `json:"resolutions"`
+	}
+	s.must(200, "GET", "/api/v1/reports/summary?from=-24h", nil, &sum)
+	return sum.Resolutions
 }

@@ -1,14 +1,19 @@
 package test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	r53r "github.com/aws/aws-sdk-go-v2/service/route53resolver"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/miekg/dns"
 
 	"github.com/rpzfw/rpzfw/internal/awsclient"
@@ -44,19 +49,38 @@ func waitRcode(t *testing.T, addr, name, want string) {
 }
 
 // TestServeEmbeddedDefault runs "rpzfw serve" as a newcomer would (no
-// flags but where to keep data and which ports), checks that the sandbox
-// device reaches in_sync and the sandbox's DNS answers as the sample policy
-// says, that an edited policy reaches the firewall, and that a restart
-// keeps everything.
+// flags but where to keep data and which ports), checks that it says how
+// to log in, that the sandbox device reaches in_sync and the sandbox's DNS
+// answers as the sample policy says, that the sandbox's traffic reaches
+// the reports through its log path (local S3, event, SQS, consumer) with
+// hits attributed to feeds, that an edited policy reaches the firewall,
+// and that a restart keeps everything and counts each log line once.
 func TestServeEmbeddedDefault(t *testing.T) {
 	dir := t.TempDir()
-	flags := []string{"--sandbox-api", "127.0.0.1:0", "--sandbox-dns", "127.0.0.1:0", "--sandbox-settle", "50ms"}
+	// The local S3 and SQS keep their port across the restart: the
+	// device's queue URL names it, as an AWS queue URL names its region.
+	awsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	flags := []string{"--sandbox-api", "127.0.0.1:0", "--sandbox-dns", "127.0.0.1:0", "--sandbox-settle", "50ms",
+		"--sandbox-aws", awsAddr, "--sandbox-log-flush", "1s"}
+	started := time.Now()
 	s := startServe(t, dir, flags...)
 	if s.Token == "" || s.DNS == "" {
 		t.Fatalf("serve did not print a token and the sandbox's DNS:\n%s", s.out.String())
 	}
-	if fi, err := os.Stat(filepath.Join(dir, "master.key")); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("master key file: %v %v", fi, err)
+	for _, f := range []string{"master.key", "admin.password"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v %v", f, fi, err)
+		}
+	}
+	password := readTrimmed(t, filepath.Join(dir, "admin.password"))
+	if !strings.Contains(s.out.String(), `Log in as "admin"`) || !strings.Contains(s.out.String(), password) {
+		t.Fatalf("serve did not say how to log in to the portal:\n%s", s.out.String())
+	}
+	if code := s.portalLogin("admin", password); code != 303 {
+		t.Fatalf("portal login with the printed password: status %d, want 303", code)
+	}
+	if code := s.portalLogin("admin", password+"x"); code == 303 {
+		t.Fatalf("portal login with a wrong password worked")
 	}
 	if code := s.call("GET", "/api/v1/devices", "", nil, nil); code != 401 {
 		t.Fatalf("no token: status %d, want 401", code)
@@ -69,6 +93,7 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	}
 	var plan map[string]any
 	s.must(200, "GET", "/api/v1/devices/sandbox/plan", nil, &plan)
+	checkSandboxReports(t, s, started)
 
 	// A policy of one's own, then an edit of it, reach the firewall.
 	s.must(201, "POST", "/api/v1/policies", map[string]any{"name": "mine", "block_list": []string{"first.example"}}, nil)
@@ -87,18 +112,113 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	if len(runs) < 3 {
 		t.Fatalf("want at least 3 sync runs in the history, got %d", len(runs))
 	}
+	before := s.resolutions()
 
 	s.stop()
-	s2 := startServe(t, dir, flags...)
+	// Without traffic now, so that what S3 holds stops growing.
+	s2 := startServe(t, dir, append(flags, "--sandbox-traffic=false")...)
 	if s2.Token != s.Token {
 		t.Fatalf("a restart made a new first token")
+	}
+	if strings.Contains(s2.out.String(), password) {
+		t.Fatalf("a restart showed the portal password again")
 	}
 	again := s2.waitDevice("sandbox", "in_sync", func(d deviceView) bool { return d.Status.State == "in_sync" })
 	if again.Status.PlanHash != d.Status.PlanHash || again.Policy != "mine" {
 		t.Fatalf("after a restart: %+v, before: %+v", again, d)
 	}
 	waitRcode(t, s2.DNS, "second.example", "NXDOMAIN")
+	checkCountedOnce(t, s2, newSandboxAWS(t, "http://"+awsAddr), before)
 	s2.stop()
+}
+
+// checkSandboxReports waits until the reports show hits of the sandbox
+// device attributed to a feed and its log health shows objects read, and
+// logs how long that took from the start (a measurement, not a check).
+func checkSandboxReports(t *testing.T, s *served, started time.Time) {
+	t.Helper()
+	var hits struct {
+		Hits []struct {
+			Device, Feed, Action, Entry string
+		} `json:"hits"`
+	}
+	eventually(t, "a hit of the sandbox attributed to a feed in the reports", func() bool {
+		s.must(200, "GET", "/api/v1/reports/hits?device=sandbox&from=-1h&limit=50", nil, &hits)
+		for _, h := range hits.Hits {
+			if h.Device == "sandbox" && h.Feed != "" && h.Entry != "" {
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("first hit in the reports %v after the start", time.Since(started).Round(100*time.Millisecond))
+	var top struct {
+		Rows []struct {
+			Value string `json:"value"`
+			Total int64  `json:"total"`
+		} `json:"rows"`
+	}
+	s.must(200, "GET", "/api/v1/reports/top?by=feed&device=sandbox&from=-1h", nil, &top)
+	if len(top.Rows) == 0 || top.Rows[0].Total == 0 || top.Rows[0].Value == "" {
+		t.Fatalf("top feeds: %+v", top)
+	}
+	var health struct {
+		Enabled          bool    `json:"enabled"`
+		State            string  `json:"state"`
+		ObjectsPerMinute float64 `json:"objects_per_minute"`
+		LinesPerMinute   float64 `json:"lines_per_minute"`
+	}
+	s.must(200, "GET", "/api/v1/devices/sandbox/logs", nil, &health)
+	if !health.Enabled || health.State != "ok" || health.ObjectsPerMinute <= 0 || health.LinesPerMinute <= 0 {
+		t.Fatalf("log health: %+v", health)
+	}
+}
+
+// checkCountedOnce waits until the queue is drained and the reports count
+// every line of every object in the sandbox's S3, then announces an object
+// again (the same key and ETag, as a repeated notification would) and
+// checks that nothing is counted twice.
+func checkCountedOnce(t *testing.T, s *served, a sandboxAWS, before int64) {
+	t.Helper()
+	var lines, got int64
+	idle := false
+	eventually(t, "the reports count each line in S3", func() bool {
+		if idle = a.idle(t); !idle {
+			return false
+		}
+		lines, got = a.lines(t), s.resolutions()
+		t.Logf("queue idle: %v; %d lines in S3, %d resolutions in the reports", idle, lines, got)
+		return lines == got
+	})
+	if got < before {
+		t.Fatalf("after a restart the reports count %d resolutions, before it %d", got, before)
+	}
+	keys := a.objects(t)
+	out, err := a.s3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("rpzfw-sandbox-logs"), Key: aws.String(keys[0])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(out.Body)
+	out.Body.Close()
+	if _, err := a.s3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("rpzfw-sandbox-logs"), Key: aws.String(keys[0]),
+		Body: bytes.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the repeated event is read", func() bool { return a.idle(t) })
+	// Lines read again: a last flush of the sandbox may have added some.
+	if again, now := s.resolutions(), a.lines(t); again != now {
+		t.Fatalf("an object announced twice was counted twice: %d resolutions, %d lines in S3", again, now)
+	}
+	t.Logf("%d lines in %d objects, each counted once", lines, len(keys))
+}
+
+func readTrimmed(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // TestServeTwoInstancesTakeOver runs two "rpzfw serve" processes on one

@@ -29,6 +29,10 @@ var serveSettings = []struct{ key, usage string }{
 	{"sandbox-api", "`host:port` of the sandbox's DNS Firewall API (default 127.0.0.1:5380)"},
 	{"sandbox-dns", "`host:port` of the sandbox's DNS (default 127.0.0.1:5354)"},
 	{"sandbox-settle", "`duration` the sandbox's lists stay UPDATING after a change (default 2s)"},
+	{"sandbox-logs", "send the sandbox's query logs through a local S3 and SQS to the reports (default true)"},
+	{"sandbox-aws", "`host:port` of the sandbox's local S3 and SQS (default 127.0.0.1:5381)"},
+	{"sandbox-log-flush", "`interval` at which the sandbox writes a query log object (default 10s)"},
+	{"sandbox-traffic", "send a trickle of DNS queries through the sandbox, so its reports have hits (default true)"},
 	{"instance", "`name` of this instance in leases and sync history (default host-pid)"},
 	{"org", "organization made on first start (default \"default\")"},
 	{"reconcile", "`interval` at which every device is synced to repair drift (default 15m)"},
@@ -49,7 +53,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 		key := s.key
 		set := func(v string) error { f.set[key] = v; return nil }
 		switch key {
-		case "sandbox", "allow-ambient-credentials", "public-metrics", "secure-cookies":
+		case "sandbox", "sandbox-logs", "sandbox-traffic", "allow-ambient-credentials", "public-metrics", "secure-cookies":
 			fs.BoolFunc(key, s.usage, set)
 		default:
 			fs.Func(key, s.usage, set)
@@ -124,6 +128,23 @@ func printWelcome(w io.Writer, svc *service.Service) {
 		fmt.Fprintf(w, "\nSandbox: the built-in DNS Firewall emulator (API %s, DNS %s) holds device \"sandbox\"\nwith the \"sample\" policy. Ask its DNS what the policy does:\n\n    dig @%s -p %s malware.example\n",
 			emu.APIURL, emu.Data.Addr(), hostOf(emu.Data.Addr()), portOf(emu.Data.Addr()))
 	}
-	fmt.Fprintf(w, "\nPortal: %s/ (log in as a user made with 'rpzfw admin user create --name NAME --role admin'; docs/portal.md)\n", svc.URL)
+	if aws := svc.SandboxAWS(); aws != "" {
+		fmt.Fprintf(w, "\nIts query logs go to a local S3 and SQS (%s) and on to the reports, where\nthe hits of a trickle of sample traffic show within a minute:\n\n    %s/ui/reports\n", aws, svc.URL)
+	}
+	printPortalLogin(w, svc)
 	fmt.Fprintln(w, "\nStop with Ctrl-C. Docs: docs/service.md")
+}
+
+// printPortalLogin says how to log in to the portal: the first user's
+// password once, then where it is kept.
+func printPortalLogin(w io.Writer, svc *service.Service) {
+	switch _, err := os.Stat(svc.PasswordFile()); {
+	case svc.FirstPassword != "":
+		fmt.Fprintf(w, "\nPortal: %s/\nLog in as %q with this password (shown once; also in %s):\n\n    %s\n",
+			svc.URL, service.FirstUserName, svc.PasswordFile(), svc.FirstPassword)
+	case err == nil:
+		fmt.Fprintf(w, "\nPortal: %s/ (log in as %q with the password in %s)\n", svc.URL, service.FirstUserName, svc.PasswordFile())
+	default:
+		fmt.Fprintf(w, "\nPortal: %s/ (log in as a user made with 'rpzfw admin user create --name NAME --role admin'; docs/portal.md)\n", svc.URL)
+	}
 }

@@ -92,6 +92,8 @@ type queryLogger struct {
 	mu      sync.Mutex
 	pending []LogRecord
 	stats   LogStats
+	// stopped is closed once the last flush is done, after ctx ended.
+	stopped chan struct{}
 }
 
 // EnableQueryLogs starts writing query logs to cfg.Bucket through the
@@ -107,9 +109,10 @@ func (e *Emulator) EnableQueryLogs(ctx context.Context, cfg LogConfig) error {
 	if cfg.MaxBuffered <= 0 {
 		cfg.MaxBuffered = 1000000
 	}
-	l := &queryLogger{e: e, cfg: cfg}
+	l := &queryLogger{e: e, cfg: cfg, stopped: make(chan struct{})}
 	e.logs = l
 	go func() {
+		defer close(l.stopped)
 		t := time.NewTicker(cfg.Flush)
 		defer t.Stop()
 		for {
@@ -132,6 +135,18 @@ func (e *Emulator) FlushLogs(ctx context.Context) {
 	if e.logs != nil {
 		e.logs.flush(ctx)
 	}
+}
+
+// LogsStopped is closed once query logging has written its last records
+// after its context ended (at once when it is off), so that whoever
+// serves its S3 stays up until then.
+func (e *Emulator) LogsStopped() <-chan struct{} {
+	if e.logs == nil {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return e.logs.stopped
 }
 
 // LogStats reports the query logger's counters.

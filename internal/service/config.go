@@ -38,6 +38,16 @@ type Config struct {
 	SandboxDNS string `yaml:"sandbox_dns"`
 	// SandboxSettle is how long the sandbox's lists stay UPDATING.
 	SandboxSettle time.Duration `yaml:"sandbox_settle"`
+	// SandboxLogs runs the sandbox's log path: its query logs go to a
+	// local S3, whose notifications go to a local SQS queue that the log
+	// consumer reads (both served at SandboxAWS).
+	SandboxLogs bool   `yaml:"sandbox_logs"`
+	SandboxAWS  string `yaml:"sandbox_aws"`
+	// SandboxLogFlush is how often the sandbox writes a query log object.
+	SandboxLogFlush time.Duration `yaml:"sandbox_log_flush"`
+	// SandboxTraffic sends a trickle of DNS queries through the sandbox,
+	// so that its reports have something to show.
+	SandboxTraffic bool `yaml:"sandbox_traffic"`
 	// Instance names this process in leases and sync history.
 	Instance string `yaml:"instance"`
 	// Org is the organization created on first start.
@@ -90,6 +100,10 @@ func Defaults() Config {
 		SandboxAPI:      "127.0.0.1:5380",
 		SandboxDNS:      "127.0.0.1:5354",
 		SandboxSettle:   2 * time.Second,
+		SandboxLogs:     true,
+		SandboxAWS:      "127.0.0.1:5381",
+		SandboxLogFlush: 10 * time.Second,
+		SandboxTraffic:  true,
 		Org:             "default",
 		Reconcile:       15 * time.Minute,
 		Poll:            time.Second,
@@ -114,7 +128,8 @@ func (c *Config) LoadFile(path string) error {
 }
 
 // envKeys maps RPZFW_* variables to config fields.
-var envKeys = []string{"LISTEN", "DATA_DIR", "DATABASE", "MASTER_KEY_FILE", "SANDBOX", "SANDBOX_API", "SANDBOX_DNS", "SANDBOX_SETTLE", "INSTANCE", "ORG",
+var envKeys = []string{"LISTEN", "DATA_DIR", "DATABASE", "MASTER_KEY_FILE", "SANDBOX", "SANDBOX_API", "SANDBOX_DNS", "SANDBOX_SETTLE",
+	"SANDBOX_LOGS", "SANDBOX_AWS", "SANDBOX_LOG_FLUSH", "SANDBOX_TRAFFIC", "INSTANCE", "ORG",
 	"RECONCILE", "POLL", "LEASE_TTL", "RATE", "ALLOW_AMBIENT_CREDENTIALS", "FILE_ROOTS", "NOTIFY_LISTEN", "PUBLIC_METRICS", "SECURE_COOKIES"}
 
 // LoadEnv applies RPZFW_* variables (getenv is os.Getenv in production).
@@ -166,6 +181,14 @@ func (c *Config) Set(key, v string) error {
 		c.SandboxDNS = v
 	case "sandbox_settle":
 		return dur(&c.SandboxSettle)
+	case "sandbox_logs":
+		return boolean(&c.SandboxLogs)
+	case "sandbox_aws":
+		c.SandboxAWS = v
+	case "sandbox_log_flush":
+		return dur(&c.SandboxLogFlush)
+	case "sandbox_traffic":
+		return boolean(&c.SandboxTraffic)
 	case "instance":
 		c.Instance = v
 	case "org":
@@ -205,6 +228,14 @@ func (c *Config) Check() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("listen %q: want host:port", c.Listen)
+	}
+	if c.Sandbox && c.SandboxLogs {
+		if _, _, err := net.SplitHostPort(c.SandboxAWS); err != nil {
+			return fmt.Errorf("sandbox_aws %q: want host:port", c.SandboxAWS)
+		}
+		if c.SandboxLogFlush < 100*time.Millisecond {
+			return fmt.Errorf("sandbox_log_flush %v: want at least 100ms", c.SandboxLogFlush)
+		}
 	}
 	if c.Database == "" {
 		c.Database = filepath.Join(c.DataDir, "rpzfw.db")
@@ -252,7 +283,7 @@ func (c Config) LogValue() slog.Value {
 	}
 	return slog.GroupValue(
 		slog.String("listen", c.Listen), slog.String("data_dir", c.DataDir), slog.String("database", db),
-		slog.Bool("sandbox", c.Sandbox), slog.String("instance", c.Instance), slog.Duration("reconcile", c.Reconcile),
+		slog.Bool("sandbox", c.Sandbox), slog.Bool("sandbox_logs", c.SandboxLogs), slog.Bool("sandbox_traffic", c.SandboxTraffic), slog.String("instance", c.Instance), slog.Duration("reconcile", c.Reconcile),
 		slog.Duration("lease_ttl", c.LeaseTTL), slog.Float64("rate", c.Rate),
 		slog.Bool("allow_ambient_credentials", c.AllowAmbientCredentials), slog.Any("file_roots", c.FileRoots),
 		slog.String("notify_listen", c.NotifyListen), slog.String("master_key", "from "+keySource(c)),

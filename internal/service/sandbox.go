@@ -22,12 +22,23 @@ const (
 )
 
 // startSandbox runs the built-in emulator, keeping its state in the data
-// directory so the sandbox rule group outlives a restart.
+// directory so the sandbox rule group outlives a restart; and, unless
+// turned off, its log path: the local S3 and SQS its query logs go to.
 func (s *Service) startSandbox(ctx context.Context) error {
-	emu, err := emulator.Serve(ctx, emulator.ServeConfig{
+	sc := emulator.ServeConfig{
 		Config:  emulator.Config{Settle: s.cfg.SandboxSettle, StatePath: filepath.Join(s.cfg.DataDir, "sandbox", "emulator.json"), Log: s.log.With("part", "sandbox")},
 		APIAddr: s.cfg.SandboxAPI, DNSAddr: s.cfg.SandboxDNS,
-	})
+	}
+	if s.cfg.SandboxLogs {
+		if err := s.startSandboxAWS(ctx); err != nil {
+			return err
+		}
+		sc.S3Endpoint = s.sbx.aws.URL()
+		sc.Logs = emulator.LogConfig{Bucket: sandboxBucket, Flush: s.cfg.SandboxLogFlush}
+		// Stopped after the emulator's last flush, whatever happens next.
+		go s.stopSandboxAWS(ctx)
+	}
+	emu, err := emulator.Serve(ctx, sc)
 	if err != nil {
 		return fmt.Errorf("starting the sandbox (the built-in DNS Firewall emulator; serve --sandbox=false turns it off): %w", err)
 	}
@@ -76,6 +87,7 @@ func (s *Service) ensureSandboxDevice(ctx context.Context, org store.Org) error 
 	case errors.Is(err, store.ErrNotFound):
 		d = store.Device{OrgID: org.ID, Nickname: sandboxDevice, Policy: sandboxPolicy, Region: device.SandboxRegion, RuleGroupID: group,
 			Note: "The built-in emulator: try the API and the portal without an AWS account."}
+		s.sandboxDeviceLogs(&d)
 		device.Defaults(&d)
 		if err := device.Validate(d, false, s.deviceRules()); err != nil {
 			return fmt.Errorf("the sandbox device: %w", err)
@@ -86,10 +98,13 @@ func (s *Service) ensureSandboxDevice(ctx context.Context, org store.Org) error 
 		s.log.Info("created the sandbox device", "nickname", sandboxDevice, "policy", sandboxPolicy, "rule_group_id", group)
 	case err != nil:
 		return fmt.Errorf("reading the sandbox device: %w", err)
-	case d.Region == device.SandboxRegion && d.RuleGroupID != group:
+	case d.Region == device.SandboxRegion:
+		changed := d.RuleGroupID != group
 		d.RuleGroupID = group
-		if _, err := s.store.UpdateDevice(ctx, d); err != nil {
-			return fmt.Errorf("updating the sandbox device: %w", err)
+		if s.sandboxDeviceLogs(&d) || changed {
+			if _, err := s.store.UpdateDevice(ctx, d); err != nil {
+				return fmt.Errorf("updating the sandbox device: %w", err)
+			}
 		}
 	}
 	return nil

@@ -42,6 +42,7 @@ type Service struct {
 	keys    *secret.Keyring
 	reg     *prometheus.Registry
 	sandbox *emulator.Running
+	sbx     sandboxExtras
 	sched   *scheduler.Scheduler
 	logs    *querylog.Manager
 	api     *api.Server
@@ -60,6 +61,8 @@ type Service struct {
 	Org store.Org
 	// FirstToken is the admin token made on first start ("" afterwards).
 	FirstToken string
+	// FirstPassword is the portal admin's, made on first start.
+	FirstPassword string
 }
 
 // OpenStore opens the configured database and master key: what serve and
@@ -212,13 +215,20 @@ func (s *Service) bootstrap(ctx context.Context) error {
 	if err := s.firstToken(ctx, org); err != nil {
 		return err
 	}
+	if err := s.firstUser(ctx, org); err != nil {
+		return err
+	}
 	if !s.cfg.Sandbox {
 		return nil
 	}
 	if err := s.startSandbox(ctx); err != nil {
 		return err
 	}
-	return s.ensureSandboxDevice(ctx, org)
+	if err := s.ensureSandboxDevice(ctx, org); err != nil {
+		return err
+	}
+	s.startSandboxTraffic(ctx, org)
+	return nil
 }
 
 // firstToken makes an admin token when the organization has none, and
@@ -299,6 +309,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	if s.sandbox != nil {
 		s.sandbox.Wait()
 	}
+	s.waitSandboxAWS()
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("closing the store: %w", err))
 	}

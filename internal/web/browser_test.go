@@ -41,7 +41,7 @@ func startService(t *testing.T) *service.Service {
 	t.Setenv(secret.KeyEnv, "")
 	cfg := service.Defaults()
 	cfg.DataDir = t.TempDir()
-	cfg.Listen, cfg.SandboxAPI, cfg.SandboxDNS = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Listen, cfg.SandboxAPI, cfg.SandboxDNS, cfg.SandboxAWS = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.SandboxSettle = 200 * time.Millisecond
 	ctx := context.Background()
 	svc, err := service.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
