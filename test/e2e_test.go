@@ -322,25 +322,7 @@ func (env *e2e) killMidway(t *testing.T) {
 	oldHash := s.waitDevice("edge", "in_sync", func(d deviceView) bool { return d.Status.State == "in_sync" }).Status.PlanHash
 	bulk := env.edge.bulkObject(t, e2eBulk)
 
-	var updates []string
-	for i := range e2eGone {
-		updates = append(updates, fmt.Sprintf("update delete gone%d.feed.example.%s. CNAME", i, rpzZone))
-	}
-	for i := range e2eNew {
-		updates = append(updates, fmt.Sprintf("update add new%d.burst.example.%s. 300 CNAME .", i, rpzZone))
-	}
-	env.prim.nsupdateTCP(t, updates)
-	w := watched()
-	for deadline := time.Now().Add(2 * time.Minute); ; {
-		changed, changing := env.round(t, w)
-		if changed > 0 && changed < changing {
-			t.Logf("e2e: %d of %d names changed: the sync is half done", changed, changing)
-			break
-		}
-		if changed == changing || time.Now().After(deadline) {
-			t.Fatalf("never saw the change half done (%d of %d names changed)", changed, changing)
-		}
-	}
+	w := env.halfChanged(t)
 	env.quiet(t, s)
 	env.bulkInFlight(t, bulk)
 	// Still syncing, and neither large object stored: the kill is in the
@@ -366,6 +348,32 @@ func (env *e2e) killMidway(t *testing.T) {
 		}
 	}
 	env.checkHitsByName(t, survivor)
+}
+
+// halfChanged removes e2eGone names from the feed and adds e2eNew in one
+// update, and asks the watched names until some have their new outcome
+// and some not: the sync is half done.
+func (env *e2e) halfChanged(t *testing.T) map[string]outcome {
+	t.Helper()
+	var updates []string
+	for i := range e2eGone {
+		updates = append(updates, fmt.Sprintf("update delete gone%d.feed.example.%s. CNAME", i, rpzZone))
+	}
+	for i := range e2eNew {
+		updates = append(updates, fmt.Sprintf("update add new%d.burst.example.%s. 300 CNAME .", i, rpzZone))
+	}
+	env.prim.nsupdateTCP(t, updates)
+	w := watched()
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		changed, changing := env.round(t, w)
+		if changed > 0 && changed < changing {
+			t.Logf("e2e: %d of %d names changed: the sync is half done", changed, changing)
+			return w
+		}
+		if changed == changing || time.Now().After(deadline) {
+			t.Fatalf("never saw the change half done (%d of %d names changed)", changed, changing)
+		}
+	}
 }
 
 // quiet waits until every query asked of the blocking device is stored

@@ -198,7 +198,7 @@ func (w *world) waitAll(ctx context.Context, old string) (string, error) {
 type result struct {
 	sync, ingest time.Duration
 	lines        float64
-	cpu          float64 // cores, on average
+	cpu, pgCPU   float64 // cores, on average: rpzfw serve, PostgreSQL
 }
 
 func (r result) syncCol() string {
@@ -224,7 +224,7 @@ func (w *world) measure(ctx context.Context, sync, ingest bool) (result, error) 
 	if err != nil {
 		return r, err
 	}
-	cpu0, start := w.srv.cpuSeconds(), time.Now()
+	cpu0, pg0, start := w.srv.cpuSeconds(), postgresCPU(), time.Now()
 	ingested := make(chan error, 1)
 	if ingest {
 		r.lines = float64(w.c.objects * w.c.lines)
@@ -249,7 +249,8 @@ func (w *world) measure(ctx context.Context, sync, ingest bool) (result, error) 
 			return r, err
 		}
 	}
-	r.cpu = (w.srv.cpuSeconds() - cpu0) / time.Since(start).Seconds()
+	took := time.Since(start).Seconds()
+	r.cpu, r.pgCPU = (w.srv.cpuSeconds()-cpu0)/took, (postgresCPU()-pg0)/took
 	return r, nil
 }
 

@@ -178,6 +178,27 @@ func (s *served) cpuSeconds() float64 {
 	return (ut + st) / s.ticks
 }
 
+// postgresCPU is the CPU time every postgres process on this machine has
+// used (the store's share of the work; 0 when none runs here).
+func postgresCPU() float64 {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var sum float64
+	for _, f := range dirs {
+		b, err := os.ReadFile(f)
+		if err != nil || !bytes.Contains(b, []byte("(postgres)")) {
+			continue
+		}
+		fs := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(fs) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseFloat(fs[11], 64)
+		st, _ := strconv.ParseFloat(fs[12], 64)
+		sum += (ut + st) / 100
+	}
+	return sum
+}
+
 // memory is the process's resident memory now and at its peak.
 func (s *served) memory() string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
