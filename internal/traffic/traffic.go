@@ -62,7 +62,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 		c, err := net.DialUDP("udp", laddr, raddr)
 		if err != nil {
-			return res, fmt.Errorf("traffic: sending from %s: %w", laddr.IP, err)
+			// Only Linux answers on all of 127/8 by default: elsewhere
+			// every query comes from the system's choice of address.
+			if c, err = net.DialUDP("udp", nil, raddr); err != nil {
+				return res, fmt.Errorf("traffic: sending to %s: %w", cfg.Server, err)
+			}
 		}
 		conns[i] = &dns.Conn{Conn: c}
 		defer c.Close()
@@ -80,12 +84,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		if len(cfg.Hits) > 0 && rng.Float64() < cfg.HitShare {
 			name, hit = hitName(rng, cfg.Hits[rng.IntN(len(cfg.Hits))]), true
 		}
-		qtype := dns.TypeA
-		if rng.IntN(4) == 0 {
-			qtype = dns.TypeAAAA
-		}
 		m := new(dns.Msg)
-		m.SetQuestion(dns.Fqdn(name), qtype)
+		m.SetQuestion(dns.Fqdn(name), qtypeOf(rng))
 		c := conns[i%len(conns)]
 		_ = c.SetDeadline(time.Now().Add(3 * time.Second))
 		err := c.WriteMsg(m)
@@ -112,6 +112,28 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	res.Took = time.Since(start)
 	return res, nil
+}
+
+// qtypeMix is a resolver's usual mix: mostly A, then AAAA (dual-stack
+// clients ask both), HTTPS (browsers), then a little of the rest.
+var qtypeMix = []struct {
+	qtype  uint16
+	weight int
+}{{dns.TypeA, 55}, {dns.TypeAAAA, 25}, {dns.TypeHTTPS, 10}, {dns.TypeTXT, 4}, {dns.TypeMX, 3}, {dns.TypePTR, 3}}
+
+func qtypeOf(rng *rand.Rand) uint16 {
+	total := 0
+	for _, q := range qtypeMix {
+		total += q.weight
+	}
+	n := rng.IntN(total)
+	for _, q := range qtypeMix {
+		if n < q.weight {
+			return q.qtype
+		}
+		n -= q.weight
+	}
+	return dns.TypeA
 }
 
 func cleanName(rng *rand.Rand) string {
