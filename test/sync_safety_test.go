@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/rpzfw/rpzfw/internal/compile"
+	"github.com/rpzfw/rpzfw/internal/dnsfw"
 	"github.com/rpzfw/rpzfw/internal/emulator"
 	"github.com/rpzfw/rpzfw/internal/fwsync"
 )
@@ -38,6 +39,10 @@ func crashAnywhere(t *testing.T, a, b testPolicy, c crashCase) int {
 	t.Helper()
 	crash := errors.New("crash")
 	crashed := 0
+	planA, _ := compileZones(t, compile.Settings{}, bindZones, a.texts)
+	planB, _ := compileZones(t, compile.Settings{}, bindZones, b.texts)
+	oldM, newM := dnsfw.NewMatcher(planA.Rules), dnsfw.NewMatcher(planB.Rules)
+	names := union(a.names, b.names)
 	for k := 1; ; k++ {
 		env, o := c.setup(t)
 		env.sync(t, a, o)
@@ -64,6 +69,22 @@ func crashAnywhere(t *testing.T, a, b testPolicy, c crashCase) int {
 		rerun := o
 		if c.rerun != nil {
 			rerun = c.rerun(o)
+		}
+		// The rerun, too, keeps every name at its old or its new outcome
+		// after each of its calls (names someone else edited aside).
+		calls := 0
+		rerun.after = func(op string, _ error) error {
+			calls++
+			for _, q := range names {
+				if touched(q, extra) {
+					continue
+				}
+				got := env.dp.Verdict(q, "A").Outcome(true)
+				if old, new := oldM.Match(q).Outcome(true), newM.Match(q).Outcome(true); got != old && got != new {
+					return fmt.Errorf("rerun after a crash at call %d, after its call %d (%s): %s answers %s, neither old %s nor new %s", k, calls, op, q, got, old, new)
+				}
+			}
+			return nil
 		}
 		res := env.sync(t, b, rerun)
 		env.converged(t, res.Compile, union(union(a.names, b.names), extra))
@@ -150,6 +171,16 @@ func TestSyncCrashAnywhereAcrossHosts(t *testing.T) {
 		rerun: func(o syncOpts) syncOpts { o.verifyAll = true; return o },
 	})
 	t.Logf("host B synced at each of %d crash points of host A; every rerun converged", n)
+}
+
+// touched says whether name is one of edited or under one of them.
+func touched(name string, edited []string) bool {
+	for _, e := range edited {
+		if name == e || strings.HasSuffix(name, "."+e) {
+			return true
+		}
+	}
+	return false
 }
 
 func contains(s []string, x string) bool {

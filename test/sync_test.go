@@ -430,39 +430,16 @@ func TestSyncQuotaSmallerThanPlan(t *testing.T) {
 }
 
 // TestSyncCrashAnywhereConverges stops a sync after every one of its API
-// calls in turn; running it again must converge with no orphans.
+// calls in turn; running it again must converge with no orphans, every
+// name at its old or its new outcome after each call of the rerun
+// (crashAnywhere).
 func TestSyncCrashAnywhereConverges(t *testing.T) {
 	a, b := randomPolicy(11, "p0", 2), randomPolicy(12, "p0", 2)
-	names := union(a.names, b.names)
 	// How many calls does the A->B sync make?
 	probe := newSyncEnv(t, emulator.Config{})
 	probe.sync(t, a, syncOpts{})
 	total := probe.sync(t, b, syncOpts{}).TotalCalls()
-	crash := errors.New("crash")
-	crashed := 0
-	for k := 1; ; k++ {
-		env := newSyncEnv(t, emulator.Config{})
-		env.sync(t, a, syncOpts{})
-		n := 0
-		_, err := env.syncer(t, syncOpts{after: func(string, error) error {
-			if n++; n == k {
-				return crash
-			}
-			return nil
-		}}).Sync(context.Background(), b.compileTo(t), compile.DefaultMaxDomains)
-		if err == nil && n < k {
-			break // this run made fewer calls (fewer polls): every call was covered
-		}
-		if !errors.Is(err, crash) {
-			t.Fatalf("crash at call %d did not stop the sync: %v", k, err)
-		}
-		crashed++
-		res := env.sync(t, b, syncOpts{})
-		env.converged(t, res.Compile, names)
-		if t.Failed() {
-			t.Fatalf("after a crash at call %d of %d", k, total)
-		}
-	}
+	crashed := crashAnywhere(t, a, b, crashCase{setup: plainSetup})
 	if crashed < total/2 {
 		t.Fatalf("only %d crash points for a sync of about %d calls", crashed, total)
 	}
