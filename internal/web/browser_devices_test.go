@@ -93,40 +93,7 @@ func TestDevicePagesInBrowser(t *testing.T) {
 	base := svc.URL
 	logIn(t, b, base, "alice")
 
-	// Add a device: a bad nickname first, whose message shows by its field.
-	if err := chromedp.Do(b,
-		chromedp.Click(chromedp.ID("add-device")),
-		chromedp.WaitVisible(chromedp.ID("nickname")),
-		chromedp.SendKeys(chromedp.ID("nickname"), "bad nick!"),
-		chromedp.SetValue(chromedp.ID("policy"), "sample"),
-		chromedp.SendKeys(chromedp.ID("region"), "sandbox"),
-		chromedp.SendKeys(chromedp.ID("rule_group_id"), group),
-		setValue(`credentials.type`, ""),
-		chromedp.SendKeys(chromedp.ID("note"), "added from the browser test"),
-		shot(t, shots, "10-add-device"),
-		chromedp.Click(chromedp.ID("save")),
-		chromedp.WaitVisible(chromedp.ID("err-nickname")),
-		shot(t, shots, "11-add-device-bad-nickname"),
-	); err != nil {
-		t.Fatalf("adding a device with a bad nickname: %v", err)
-	}
-	if msg := text(t, b, "#err-nickname"); !strings.Contains(msg, "letters, digits") {
-		t.Errorf("nickname message %q", msg)
-	}
-	if inv, err := chromedp.Run(b, chromedp.Evaluate[string](`document.getElementById("nickname").getAttribute("aria-invalid")`)); err != nil || inv != "true" {
-		t.Errorf("the nickname field is not marked invalid: %q %v", inv, err)
-	}
-	if note, err := chromedp.Run(b, chromedp.Evaluate[string](`document.getElementById("note").value`)); err != nil || note != "added from the browser test" {
-		t.Errorf("the note typed was lost: %q", note)
-	}
-	if err := chromedp.Do(b,
-		setValue("nickname", ""),
-		chromedp.SendKeys(chromedp.ID("nickname"), "edge-sb"),
-		chromedp.Click(chromedp.ID("save")),
-		chromedp.WaitVisible(chromedp.ID("notice")),
-	); err != nil {
-		t.Fatalf("adding a good device: %v", err)
-	}
+	addDevice(t, b, group, shots)
 	waitInSync(t, b, base+"/ui/devices/edge-sb")
 	if err := chromedp.Do(b, shot(t, shots, "12-device-in-sync")); err != nil {
 		t.Fatal(err)
@@ -167,6 +134,45 @@ func setValue(id, v string) chromedp.Action[chromedp.Void] {
 		_, err := chromedp.Evaluate[bool](js)(ctx, tg)
 		return err
 	})
+}
+
+// addDevice adds edge-sb on group: a bad nickname first, whose message
+// shows by its field with what was typed kept, then a good one.
+func addDevice(t *testing.T, b context.Context, group, shots string) {
+	t.Helper()
+	if err := chromedp.Do(b,
+		chromedp.Click(chromedp.ID("add-device")),
+		chromedp.WaitVisible(chromedp.ID("nickname")),
+		chromedp.SendKeys(chromedp.ID("nickname"), "bad nick!"),
+		chromedp.SetValue(chromedp.ID("policy"), "sample"),
+		chromedp.SendKeys(chromedp.ID("region"), "sandbox"),
+		chromedp.SendKeys(chromedp.ID("rule_group_id"), group),
+		setValue(`credentials.type`, ""),
+		chromedp.SendKeys(chromedp.ID("note"), "added from the browser test"),
+		shot(t, shots, "10-add-device"),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.WaitVisible(chromedp.ID("err-nickname")),
+		shot(t, shots, "11-add-device-bad-nickname"),
+	); err != nil {
+		t.Fatalf("adding a device with a bad nickname: %v", err)
+	}
+	if msg := text(t, b, "#err-nickname"); !strings.Contains(msg, "letters, digits") {
+		t.Errorf("nickname message %q", msg)
+	}
+	if inv, err := chromedp.Run(b, chromedp.Evaluate[string](`document.getElementById("nickname").getAttribute("aria-invalid")`)); err != nil || inv != "true" {
+		t.Errorf("the nickname field is not marked invalid: %q %v", inv, err)
+	}
+	if note, err := chromedp.Run(b, chromedp.Evaluate[string](`document.getElementById("note").value`)); err != nil || note != "added from the browser test" {
+		t.Errorf("the note typed was lost: %q", note)
+	}
+	if err := chromedp.Do(b,
+		setValue("nickname", ""),
+		chromedp.SendKeys(chromedp.ID("nickname"), "edge-sb"),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.WaitVisible(chromedp.ID("notice")),
+	); err != nil {
+		t.Fatalf("adding a good device: %v", err)
+	}
 }
 
 // waitInSync reloads the overview until the device is in sync.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -203,14 +204,20 @@ func TestDeviceFormsRefuseWithoutCSRFOrAsViewer(t *testing.T) {
 	}
 }
 
-func TestDeviceDetailPlanAndLogs(t *testing.T) {
+// edgeOf logs alice in and returns the env's device "edge" of org a.
+func edgeOf(t *testing.T) (*env, *http.Client, string, store.Device) {
+	t.Helper()
 	e := newEnv(t, Limits{})
 	c, token := adminSession(t, e, "alice")
-	ctx, org := context.Background(), e.orgs["a"].ID
-	d, err := e.st.GetDevice(ctx, org, "edge")
+	d, err := e.st.GetDevice(context.Background(), e.orgs["a"].ID, "edge")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return e, c, token, d
+}
+
+func TestDeviceOverviewShowsStateAndHistory(t *testing.T) {
+	e, c, _, d := edgeOf(t)
 	code, body, _ := get(t, c, e.srv.URL+"/ui/devices/edge")
 	if code != http.StatusOK || !strings.Contains(body, "<title>Device edge · rpzfw</title>") || !strings.Contains(body, "AccessDenied: route53resolver:ListFirewallRules") {
 		t.Fatalf("overview: %d, title or last error missing", code)
@@ -218,7 +225,7 @@ func TestDeviceDetailPlanAndLogs(t *testing.T) {
 	if !strings.Contains(body, "No sync has run yet") {
 		t.Error("an empty history is not said")
 	}
-	if _, err := e.st.AddRun(ctx, store.SyncRun{DeviceID: d.ID, Trigger: "manual", StartedAt: time.Now(), Took: 2500 * time.Millisecond, Result: "ok",
+	if _, err := e.st.AddRun(context.Background(), store.SyncRun{DeviceID: d.ID, Trigger: "manual", StartedAt: time.Now(), Took: 2500 * time.Millisecond, Result: "ok",
 		Calls: map[string]int{"UpdateFirewallDomains": 3, "ListFirewallRules": 1}, Added: 40, Removed: 2}); err != nil {
 		t.Fatal(err)
 	}
@@ -228,9 +235,12 @@ func TestDeviceDetailPlanAndLogs(t *testing.T) {
 			t.Errorf("sync history lacks %q", want)
 		}
 	}
+}
 
+func TestDevicePlanPage(t *testing.T) {
+	e, c, _, d := edgeOf(t)
 	// No plan yet: the page says why rather than failing.
-	code, body, _ = get(t, c, e.srv.URL+"/ui/devices/edge/plan")
+	code, body, _ := get(t, c, e.srv.URL+"/ui/devices/edge/plan")
 	if code != http.StatusOK || !strings.Contains(body, `id="no-plan"`) || !strings.Contains(body, "no compiled plan yet") {
 		t.Fatalf("plan before compile: %d", code)
 	}
@@ -242,9 +252,9 @@ func TestDeviceDetailPlanAndLogs(t *testing.T) {
 		Truncated:         30,
 		TruncatedBySource: map[string]int{"feed-b": 30}}
 	raw, _ := json.Marshal(sum)
-	st, _ := e.st.GetStatus(ctx, d.ID)
+	st, _ := e.st.GetStatus(context.Background(), d.ID)
 	st.Plan = raw
-	if err := e.st.PutStatus(ctx, st); err != nil {
+	if err := e.st.PutStatus(context.Background(), st); err != nil {
 		t.Fatal(err)
 	}
 	_, body, _ = get(t, c, e.srv.URL+"/ui/devices/edge/plan")
@@ -253,35 +263,40 @@ func TestDeviceDetailPlanAndLogs(t *testing.T) {
 			t.Errorf("plan page lacks %q", want)
 		}
 	}
+}
 
-	// Setup: the values of this device, and why there is no IAM policy
-	// or test name yet (the account is unknown; no firewall to read).
-	_, body, _ = get(t, c, e.srv.URL+"/ui/devices/edge/setup")
+func TestDeviceSetupPage(t *testing.T) {
+	e, c, _, d := edgeOf(t)
+	// The values of this device, and why there is no IAM policy or test
+	// name yet (the account is unknown; no firewall to read).
+	_, body, _ := get(t, c, e.srv.URL+"/ui/devices/edge/setup")
 	for _, want := range []string{"rslvr-frg-0123456789abcdef0", "eu-west-1", `id="iam-missing"`, "not known yet", `id="no-canary"`, `id="logs-setup-button"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("setup page lacks %q", want)
 		}
 	}
-	if err := e.st.SetAccount(ctx, d.ID, "111122223333"); err != nil {
+	if err := e.st.SetAccount(context.Background(), d.ID, "111122223333"); err != nil {
 		t.Fatal(err)
 	}
 	_, body, _ = get(t, c, e.srv.URL+"/ui/devices/edge/setup")
 	if !strings.Contains(body, `id="iam-policy"`) || !strings.Contains(body, "arn:aws:route53resolver:eu-west-1:111122223333:firewall-rule-group/rslvr-frg-0123456789abcdef0") {
 		t.Error("the setup page does not show the device's IAM policy once its account is known")
 	}
+}
 
-	// Logs: off, then on with a quarantined message to retry.
-	_, body, _ = get(t, c, e.srv.URL+"/ui/devices/edge/logs")
+func TestDeviceLogsPageAndRetry(t *testing.T) {
+	e, c, token, d := edgeOf(t)
+	ctx := context.Background()
+	_, body, _ := get(t, c, e.srv.URL+"/ui/devices/edge/logs")
 	if !strings.Contains(body, `id="logs-off"`) {
 		t.Error("the logs page does not say log upload is off")
 	}
 	queue := "https://sqs.eu-west-1.amazonaws.com/111122223333/rpzfw-logs"
-	d, _ = e.st.GetDevice(ctx, org, "edge")
 	d.LogEnabled, d.LogQueueURL = true, queue
 	if _, err := e.st.UpdateDevice(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.st.Quarantine(ctx, store.QuarantinedMessage{Queue: queue, OrgID: org, MessageID: "m-1", Body: "{}", Receives: 5, Reason: "AccessDenied: s3:GetObject", At: time.Now()}); err != nil {
+	if err := e.st.Quarantine(ctx, store.QuarantinedMessage{Queue: queue, OrgID: d.OrgID, MessageID: "m-1", Body: "{}", Receives: 5, Reason: "AccessDenied: s3:GetObject", At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	_, body, _ = get(t, c, e.srv.URL+"/ui/devices/edge/logs")
@@ -353,5 +368,38 @@ func TestPreflightAndLogsSetupFailuresAreShown(t *testing.T) {
 	if code != http.StatusUnprocessableEntity || !strings.Contains(body, `id="logs-error"`) || !strings.Contains(body, "required") ||
 		!strings.Contains(body, `id="bucket" name="bucket" value="" autocomplete="off" aria-invalid="true"`) || !strings.Contains(body, `value="dns/"`) {
 		t.Fatalf("logs setup without a bucket: %d", code)
+	}
+}
+
+func TestPreflightPageListsEachMissingPermission(t *testing.T) {
+	e := newEnv(t, Limits{})
+	s := e.srv.Config.Handler.(*Server)
+	rep := device.PreflightReport{Account: "111122223333", Missing: []string{"route53resolver:ListFirewallRules", "sqs:ReceiveMessage"},
+		Checks: []device.Check{
+			{Permission: "sts:GetCallerIdentity", OK: true, Status: device.CheckOK, For: "sync"},
+			{Permission: "route53resolver:ListFirewallRules", Status: device.CheckMissing, Error: "access denied", For: "sync"},
+			{Permission: "sqs:ReceiveMessage", Status: device.CheckMissing, Error: "access denied", For: "logs"},
+			{Permission: "route53resolver:CreateFirewallRule", Status: device.CheckNotChecked, Error: "a write", For: "sync"},
+		},
+		IAMPolicy: json.RawMessage(`{"Version":"2012-10-17","Statement":[]}`)}
+	data := preflightData{D: apiDevice{Nickname: "edge"}, Report: rep, Missing: failedChecks(rep), IAM: indentJSON(rep.IAMPolicy)}
+	rec := httptest.NewRecorder()
+	s.render(rec, http.StatusOK, "device_preflight", page{Title: "Connection test of edge", Admin: true, Data: data})
+	body := rec.Body.String()
+	i := strings.Index(body, `<ul id="missing">`)
+	if i < 0 {
+		t.Fatal("no list of missing permissions")
+	}
+	list := body[i : i+strings.Index(body[i:], "</ul>")]
+	for _, want := range []string{"route53resolver:ListFirewallRules</code> (for sync)", "sqs:ReceiveMessage</code> (for logs)"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("the missing list lacks %q", want)
+		}
+	}
+	if strings.Contains(list, "CreateFirewallRule") || strings.Contains(list, "GetCallerIdentity") {
+		t.Error("the missing list holds a permission that is not missing")
+	}
+	if !strings.Contains(body, "2 checks failed") || !strings.Contains(body, `&#34;Version&#34;: &#34;2012-10-17&#34;`) {
+		t.Error("the verdict or the IAM policy is not shown")
 	}
 }

@@ -131,6 +131,18 @@ type preflightData struct {
 	IAMErr  string
 }
 
+// failedChecks are the permissions found missing, and those that failed
+// otherwise (not found, credentials refused), each with why.
+func failedChecks(rep device.PreflightReport) []device.Check {
+	var out []device.Check
+	for _, c := range rep.Checks {
+		if c.Status == device.CheckMissing || c.Status == device.CheckFailed {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func (s *Server) devicePreflight(w http.ResponseWriter, r *http.Request, sess store.Session, u store.User) {
 	d, ok := s.loadDevice(w, r, u)
 	if !ok {
@@ -141,12 +153,7 @@ func (s *Server) devicePreflight(w http.ResponseWriter, r *http.Request, sess st
 		s.apiFailure(w, r, "running a preflight", err)
 		return
 	}
-	data := preflightData{D: d, Report: rep}
-	for _, c := range rep.Checks {
-		if c.Status == device.CheckMissing || c.Status == device.CheckFailed {
-			data.Missing = append(data.Missing, c)
-		}
-	}
+	data := preflightData{D: d, Report: rep, Missing: failedChecks(rep)}
 	var doc map[string]any
 	if err := json.Unmarshal(rep.IAMPolicy, &doc); err != nil {
 		data.IAMErr = "the preflight gave no IAM policy"
