@@ -162,6 +162,9 @@ func addDevice(t *testing.T, b context.Context, group, shots string) {
 	if inv, err := chromedp.Run(b, chromedp.Evaluate[string](`document.getElementById("nickname").getAttribute("aria-invalid")`)); err != nil || inv != "true" {
 		t.Errorf("the nickname field is not marked invalid: %q %v", inv, err)
 	}
+	if focus, err := chromedp.Run(b, chromedp.Evaluate[string](`document.activeElement.id`)); err != nil || focus != "nickname" {
+		t.Errorf("after the refusal the keyboard is at %q, not the field to fix (%v)", focus, err)
+	}
 	if note, err := chromedp.Run(b, chromedp.Evaluate[string](`document.getElementById("note").value`)); err != nil || note != "added from the browser test" {
 		t.Errorf("the note typed was lost: %q", note)
 	}
