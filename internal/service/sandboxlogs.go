@@ -114,21 +114,21 @@ func isSandboxQueue(u string) bool {
 }
 
 // sandboxDeviceLogs sets the sandbox device's log upload: to the local
-// queue when the log path runs; off when it does not and the device
-// named it. It says whether d changed.
+// queue when the log path runs (wherever the local SQS listens now); off
+// when it does not and the device names it. A queue of the user's own is
+// left alone. It says whether d changed.
 func (s *Service) sandboxDeviceLogs(d *store.Device) bool {
+	ours := d.LogQueueURL == "" || isSandboxQueue(d.LogQueueURL)
 	switch {
+	case !ours:
+		return false
 	case s.sbx.queueURL == "":
-		if d.LogEnabled && isSandboxQueue(d.LogQueueURL) {
+		if d.LogEnabled {
 			d.LogEnabled = false
 			return true
 		}
-	case d.LogQueueURL == "":
+	case !d.LogEnabled || d.LogQueueURL != s.sbx.queueURL:
 		d.LogEnabled, d.LogQueueURL = true, s.sbx.queueURL
-		return true
-	case d.LogQueueURL != s.sbx.queueURL && isSandboxQueue(d.LogQueueURL):
-		// The local SQS listens elsewhere than before: same queue.
-		d.LogQueueURL = s.sbx.queueURL
 		return true
 	}
 	return false
