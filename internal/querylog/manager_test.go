@@ -3,8 +3,11 @@ package querylog
 import (
 	"context"
 	"io"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -171,5 +174,136 @@ func TestDeniedPutsDeviceInError(t *testing.T) {
 				t.Errorf("log health %+v, want the permission %s named", h, c.permission)
 			}
 		})
+	}
+}
+
+// TestOneConsumerPerQueue: devices that share a queue and credentials
+// share one consumer, which attributes each line of an object to its own
+// device; another queue, or the same queue with other credentials, gets
+// its own.
+func TestOneConsumerPerQueue(t *testing.T) {
+	ctx := t.Context()
+	s := openStore(t)
+	const other = "http://127.0.0.1:1/123456789012/other"
+	a := testDevice(t, s, "o", "a", "rslvr-frg-a", testQueue, "vpc-a")
+	b := testDevice(t, s, "o", "b", "rslvr-frg-b", testQueue, "vpc-b")
+	testDevice(t, s, "o", "c", "rslvr-frg-c", other, "vpc-c")
+	role := testDevice(t, s, "o", "d", "rslvr-frg-d", testQueue, "vpc-d")
+	role.CredKind, role.RoleARN = "role", "arn:aws:iam::123456789012:role/logs"
+	if _, err := s.UpdateDevice(ctx, role); err != nil {
+		t.Fatal(err)
+	}
+	lines := logLine(t0, "vpc-a", "x.bad.example.", "10.0.0.1", "rslvr-frg-a", "BLOCK", "list-1") + "\n" +
+		logLine(t0, "vpc-b", "y.bad.example.", "10.0.0.2", "rslvr-frg-b", "BLOCK", "list-1") + "\n"
+	var mu sync.Mutex
+	made := map[string]int{}
+	shared := &fakeSQS{body: logObjectEvent}
+	reg := prometheus.NewRegistry()
+	m, err := New(Config{Store: s, Registerer: reg, Refresh: 50 * time.Millisecond, Clients: func(_ context.Context, q QueueSpec) (Clients, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		made[q.URL+" "+q.Device.RoleARN]++
+		sq := &fakeSQS{}
+		if q.URL == testQueue && q.Device.RoleARN == "" {
+			sq = shared
+		}
+		return Clients{SQS: sq, S3: fakeS3{get: func() (*s3.GetObjectOutput, error) {
+			return &s3.GetObjectOutput{Body: io.NopCloser(strings.NewReader(lines))}, nil
+		}}}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Shutdown(context.Background()) })
+	waitUntil(t, "the shared queue's message", func() bool { _, del, _ := shared.state(); return del })
+	mu.Lock()
+	want := map[string]int{testQueue + " ": 1, other + " ": 1, testQueue + " " + role.RoleARN: 1}
+	if !maps.Equal(made, want) {
+		t.Errorf("clients made %v, want %v", made, want)
+	}
+	mu.Unlock()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	queues := -1.0
+	for _, f := range fams {
+		if f.GetName() == "rpzfw_querylog_queues" {
+			queues = f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	if queues != 3 {
+		t.Errorf("queues gauge %v, want 3", queues)
+	}
+	for _, d := range []store.Device{a, b} {
+		hs, err := s.SearchHits(ctx, store.HitQuery{LogFilter: store.LogFilter{OrgID: d.OrgID, Devices: []int64{d.ID}, From: t0.Add(-time.Hour), To: t0.Add(time.Hour)}})
+		if err != nil || len(hs) != 1 {
+			t.Errorf("device %s: %d hits (%v), want 1", d.Nickname, len(hs), err)
+		}
+	}
+}
+
+// gate lets each of its readers read once all of them have started.
+type gate struct {
+	r    io.Reader
+	wg   *sync.WaitGroup
+	once sync.Once
+}
+
+func (g *gate) Read(p []byte) (int, error) {
+	g.once.Do(func() { g.wg.Done(); g.wg.Wait() })
+	return g.r.Read(p)
+}
+
+// TestTwoInstancesOneObject: two instances given the same object at once
+// (SQS hands a message to a second consumer when the first is slow)
+// store it once.
+func TestTwoInstancesOneObject(t *testing.T) {
+	ctx := t.Context()
+	s := openStore(t)
+	d := testDevice(t, s, "o", "fw", "rslvr-frg-block", testQueue, "vpc-a")
+	var text strings.Builder
+	for i := range 500 {
+		text.WriteString(logLine(t0.Add(time.Duration(i)*time.Second), "vpc-a", "h"+strconv.Itoa(i)+".bad.example.", "10.0.0.1", "rslvr-frg-block", "BLOCK", "list-1") + "\n")
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	fresh := make(chan bool, 2)
+	errs := make(chan error, 2)
+	for range 2 {
+		in, err := NewIngester(ctx, s, testQueue, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			ok, _, err := in.Ingest(ctx, ObjectRef{Bucket: "logs", Key: "AWSLogs/1/vpcdnsquerylogs/vpc-a/o.log.gz", ETag: "e1"},
+				&gate{r: strings.NewReader(text.String()), wg: &wg}, 0)
+			fresh <- ok
+			errs <- err
+		}()
+	}
+	stored := 0
+	for range 2 {
+		if <-fresh {
+			stored++
+		}
+		if err := <-errs; err != nil {
+			t.Errorf("an instance failed: %v", err)
+		}
+	}
+	if stored != 1 {
+		t.Errorf("the object was stored %d times, want once", stored)
+	}
+	f := store.LogFilter{OrgID: d.OrgID, Devices: []int64{d.ID}, From: t0.Add(-time.Hour), To: t0.Add(time.Hour)}
+	hs, err := s.SearchHits(ctx, store.HitQuery{LogFilter: f, Limit: 1000})
+	if err != nil || len(hs) != 500 {
+		t.Errorf("%d hits (%v), want 500", len(hs), err)
+	}
+	counts, err := s.SumCounts(ctx, f, []store.Span{{From: f.From, To: f.To, Width: time.Minute}})
+	if err != nil || counts[store.ActionBlock] != 500 {
+		t.Errorf("counts %v (%v), want 500 blocked", counts, err)
 	}
 }
