@@ -25,6 +25,9 @@ type deviceForm struct {
 	SecretSet bool
 	Policies  []string
 	Regions   []string
+	// IAM is the device's least-privilege policy (edit only), or IAMErr
+	// why there is none yet.
+	IAM, IAMErr string
 }
 
 // V is a field's value as typed (or as stored).
@@ -236,8 +239,13 @@ func (s *Server) editDevicePage(w http.ResponseWriter, r *http.Request, sess sto
 	if !ok {
 		return
 	}
-	s.renderForm(w, r, sess, u, http.StatusOK, deviceForm{Edit: true, ReadOnly: u.Role != store.RoleAdmin, Nickname: d.Nickname,
-		Values: formValues(d), SecretSet: d.Credentials.SecretSet})
+	f := deviceForm{Edit: true, ReadOnly: u.Role != store.RoleAdmin, Nickname: d.Nickname,
+		Values: formValues(d), SecretSet: d.Credentials.SecretSet}
+	var pol apiIAMPolicy
+	if f.IAMErr = s.optional(r.Context(), u, devicePath(d.Nickname, "iam-policy"), &pol); f.IAMErr == "" {
+		f.IAM = indentJSON(pol.Policy)
+	}
+	s.renderForm(w, r, sess, u, http.StatusOK, f)
 }
 
 func (s *Server) updateDevice(w http.ResponseWriter, r *http.Request, sess store.Session, u store.User) {

@@ -403,3 +403,18 @@ func TestPreflightPageListsEachMissingPermission(t *testing.T) {
 		t.Error("the verdict or the IAM policy is not shown")
 	}
 }
+
+func TestEditPageShowsTheIAMPolicyOnceTheAccountIsKnown(t *testing.T) {
+	e, c, _, d := edgeOf(t)
+	_, body, _ := get(t, c, e.srv.URL+"/ui/devices/edge/edit")
+	if !strings.Contains(body, `id="iam-missing"`) || strings.Contains(body, `id="iam-policy"`) {
+		t.Fatal("the edit page does not say why there is no IAM policy yet")
+	}
+	if err := e.st.SetAccount(context.Background(), d.ID, "111122223333"); err != nil {
+		t.Fatal(err)
+	}
+	_, body, _ = get(t, c, e.srv.URL+"/ui/devices/edge/edit")
+	if !strings.Contains(body, `id="copy-iam"`) || !strings.Contains(body, "firewall-rule-group/rslvr-frg-0123456789abcdef0") {
+		t.Error("the edit page does not show the device's IAM policy to copy")
+	}
+}

@@ -2,16 +2,21 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/rpzfw/rpzfw/internal/device"
 	"github.com/rpzfw/rpzfw/internal/store"
 )
+
+// canaryWait bounds the setup page's read of a test name from AWS.
+const canaryWait = 8 * time.Second
 
 // setupData is the setup page: the seed's steps with this device's values.
 type setupData struct {
@@ -65,8 +70,12 @@ func (s *Server) setupFor(r *http.Request, u store.User, d apiDevice) setupData 
 	if data.IAMErr = s.optional(r.Context(), u, devicePath(d.Nickname, "iam-policy"), &pol); data.IAMErr == "" {
 		data.IAM, data.Account = indentJSON(pol.Policy), pol.Account
 	}
+	// The test name is read from the device's AWS API: bound the wait, so
+	// a slow or unreachable account slows the page only so much.
+	ctx, cancel := context.WithTimeout(r.Context(), canaryWait)
+	defer cancel()
 	var c apiCanary
-	if data.CanaryEr = s.optional(r.Context(), u, devicePath(d.Nickname, "canary"), &c); data.CanaryEr == "" {
+	if data.CanaryEr = s.optional(ctx, u, devicePath(d.Nickname, "canary"), &c); data.CanaryEr == "" {
 		data.Canary = &c
 		data.Dig = "dig " + c.Name
 		if data.Sandbox && s.cfg.SandboxDNS != "" {
