@@ -142,7 +142,15 @@ func queryName(raw string) (string, error) {
 	if name == "" {
 		return "", apiErr(http.StatusUnprocessableEntity, CodeInvalid, "name", "give the query name to explain, such as www.example.com")
 	}
-	if err := dnsfw.ValidateDomain(name); err != nil && (len(name) > 253 || strings.ContainsAny(name, " \t/\\@")) {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c <= ' ' || c >= 0x7f {
+			return "", apiErr(http.StatusUnprocessableEntity, CodeInvalid, "name", "%q is not a query name: it holds a space, a control character or a byte outside ASCII (write an IDN as punycode, xn--...)", raw)
+		}
+	}
+	if strings.HasPrefix(name, ".") || strings.Contains(name, "..") || strings.HasSuffix(name, ".") && !strings.HasSuffix(name, `\.`) {
+		return "", apiErr(http.StatusUnprocessableEntity, CodeInvalid, "name", "%q is not a query name: it has an empty label", raw)
+	}
+	if err := dnsfw.ValidateDomain(name); err != nil && (len(name) > 253 || strings.ContainsAny(name, "/@")) {
 		return "", apiErr(http.StatusUnprocessableEntity, CodeInvalid, "name", "%q is not a query name: %v", raw, err)
 	}
 	return name, nil

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -211,4 +212,26 @@ func TestPolicyStatusOfAListFile(t *testing.T) {
 	if len(st.Sources) != 1 || st.Sources[0].File != list || st.Sources[0].Records != 0 || st.Domains != 2 {
 		t.Errorf("status %+v, want the block list from %s (not counted) and 2 domains", st, list)
 	}
+}
+
+// FuzzQueryName: a name to explain is refused with a field error or
+// comes back normalized (no trailing dot but an escaped one, no space,
+// lower case).
+func FuzzQueryName(f *testing.F) {
+	for _, s := range []string{"www.example.com", "WWW.Example.COM.", " _srv.example ", "", "not a name", strings.Repeat("a.", 200), "a..b", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		name, err := queryName(raw)
+		if err != nil {
+			var ae *Error
+			if !errors.As(err, &ae) || ae.Field != "name" || ae.Status != 422 {
+				t.Fatalf("%q: %v, want a 422 on name", raw, err)
+			}
+			return
+		}
+		if name == "" || name != strings.TrimSpace(name) || strings.HasSuffix(name, ".") && !strings.HasSuffix(name, `\.`) || name != strings.ToLower(name) {
+			t.Fatalf("%q became %q", raw, name)
+		}
+	})
 }
