@@ -26,6 +26,10 @@ func NewS3Store(ctx context.Context, endpoint, region string) (*S3Store, error) 
 	return &S3Store{c: awsclient.S3(cfg, endpoint)}, nil
 }
 
+// NewS3StoreFromClient is an ObjectStore over a client made elsewhere
+// (with credentials of the caller's choice).
+func NewS3StoreFromClient(c *s3.Client) *S3Store { return &S3Store{c: c} }
+
 // GetObject reads a whole object.
 func (s *S3Store) GetObject(ctx context.Context, bucket, key string) ([]byte, error) {
 	out, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})

@@ -33,7 +33,7 @@ func (s *Service) startSandbox(ctx context.Context) error {
 		if err := s.startSandboxAWS(ctx); err != nil {
 			return err
 		}
-		sc.S3Endpoint = s.sbx.aws.URL()
+		sc.Objects = s.sbx.objects
 		sc.Logs = emulator.LogConfig{Bucket: sandboxBucket, Flush: s.cfg.SandboxLogFlush}
 		// Stopped after the emulator's last flush, whatever happens next.
 		go s.stopSandboxAWS(ctx)

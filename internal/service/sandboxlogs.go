@@ -15,6 +15,7 @@ import (
 	"github.com/rpzfw/rpzfw/internal/emulator"
 	"github.com/rpzfw/rpzfw/internal/localaws"
 	"github.com/rpzfw/rpzfw/internal/querylog"
+	"github.com/rpzfw/rpzfw/internal/secret"
 	"github.com/rpzfw/rpzfw/internal/store"
 )
 
@@ -33,6 +34,8 @@ const (
 type sandboxExtras struct {
 	aws      *localaws.Server
 	queueURL string
+	// objects is the emulator's way to the local S3.
+	objects *emulator.S3Store
 	// stopped is closed once the local S3 and SQS have stopped (nil when
 	// they were not started).
 	stopped chan struct{}
@@ -47,7 +50,7 @@ func (s *Service) startSandboxAWS(ctx context.Context) error {
 		return err
 	}
 	if err := srv.Start(ctx, s.cfg.SandboxAWS); err != nil {
-		return fmt.Errorf("starting the sandbox's S3 and SQS (serve --sandbox-logs=false turns them off): %w", err)
+		return fmt.Errorf("starting the sandbox's S3 and SQS (serve --sandbox-aws picks another address, --sandbox-logs=false turns them off): %w", err)
 	}
 	s.sbx.aws, s.sbx.stopped = srv, make(chan struct{})
 	if s.sbx.queueURL, err = setupSandboxLogs(ctx, srv.URL()); err != nil {
@@ -55,6 +58,11 @@ func (s *Service) startSandboxAWS(ctx context.Context) error {
 		close(s.sbx.stopped)
 		return err
 	}
+	cfg, err := awsclient.Config(ctx, localOptions(srv.URL()))
+	if err != nil {
+		return err
+	}
+	s.sbx.objects = emulator.NewS3StoreFromClient(awsclient.S3(cfg, srv.URL()))
 	s.log.Info("the sandbox's query logs go to its local S3 and SQS", "endpoint", srv.URL(), "bucket", sandboxBucket, "queue", s.sbx.queueURL)
 	return nil
 }
@@ -81,11 +89,17 @@ func (s *Service) waitSandboxAWS() {
 	}
 }
 
+// localOptions are the client options of the local S3 and SQS: keys of
+// their own, so that no credential chain of the machine (an expired
+// single sign-on, say) is ever asked.
+func localOptions(endpoint string) awsclient.Options {
+	return awsclient.Options{Region: "us-east-1", Endpoint: endpoint, MaxAttempts: 3, AccessKeyID: "AKIDSANDBOX", SecretAccessKey: secret.String("sandbox-secret-key")}
+}
+
 // setupSandboxLogs makes the bucket and runs logs setup for the sandbox
 // device, as a user of AWS would with "rpzfw logs setup".
 func setupSandboxLogs(ctx context.Context, endpoint string) (string, error) {
-	opts := awsclient.Options{Region: "us-east-1", Endpoint: endpoint, MaxAttempts: 3}
-	cfg, err := awsclient.Config(ctx, opts)
+	cfg, err := awsclient.Config(ctx, localOptions(endpoint))
 	if err != nil {
 		return "", err
 	}

@@ -45,7 +45,7 @@ func (s *Service) sandboxSynced(ctx context.Context, org store.Org) bool {
 
 func (s *Service) sandboxTraffic(ctx context.Context, org store.Org) {
 	log := s.log.With("part", "sandbox-traffic")
-	opts := awsclient.Options{Region: "us-east-1", Endpoint: s.sandbox.APIURL, MaxAttempts: 2}
+	opts := localOptions(s.sandbox.APIURL)
 	cfg, err := awsclient.Config(ctx, opts)
 	if err != nil {
 		log.Warn("no sandbox traffic: cannot read the rule group", "err", err)
