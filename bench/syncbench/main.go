@@ -54,17 +54,22 @@ func main() {
 	fmt.Println("| workload | domains added | domains removed | API calls | floor | calls / floor | update calls | update calls, lower bound | wall time |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	if *multi {
-		// One domain added to a 1000-domain rule.
-		one := plan(1000, 0)
-		more := plan(1000, 0)
-		more.Rules[1].Domains = append(slices.Clone(more.Rules[1].Domains), "zz-new.bench.example")
-		// And one more the next day: the second change starts from the
-		// settle delay the first one learned (kept in the state).
-		again := plan(1000, 0)
-		again.Rules[1].Domains = append(slices.Clone(more.Rules[1].Domains), "zz-new2.bench.example")
-		rs := run(ctx, moto, *settle, *rps, 2000, false, one, more, again)
-		row("one domain added to a 1000-domain policy", rs[1])
-		row("one domain added again, the next run", rs[2])
+		// One domain added to a 1000-domain rule, five runs one after
+		// another: each starts from the settle delay the one before
+		// learned (kept in the state).
+		var plans []*compile.Plan
+		for i := range 6 {
+			p := plan(1000, 0)
+			p.Rules[1].Domains = slices.Clone(p.Rules[1].Domains)
+			for j := range i {
+				p.Rules[1].Domains = append(p.Rules[1].Domains, fmt.Sprintf("zz%d-new.bench.example", j))
+			}
+			plans = append(plans, p)
+		}
+		rs := run(ctx, moto, *settle, *rps, 2000, false, plans...)
+		for i, r := range rs[1:] {
+			row(fmt.Sprintf("one domain added to a 1000-domain policy, change %d of 5", i+1), r)
+		}
 		if *oneOnly {
 			return
 		}
@@ -233,7 +238,12 @@ func run(ctx context.Context, moto string, settle time.Duration, rps float64, n 
 	dir, _ := os.MkdirTemp("", "syncbench")
 	defer os.RemoveAll(dir)
 	var rs []result
-	for _, p := range plans {
+	for i, p := range plans {
+		if i > 0 {
+			// Each run is a new process: let the emulator's throttle
+			// bucket refill, as between two runs of the command.
+			time.Sleep(time.Second)
+		}
 		s, err := fwsync.New(c, fwsync.FileStore{Dir: dir}, staging, fwsync.FixedQuota(3*n+1000), fwsync.Config{
 			RuleGroupID: group, Device: "bench", RateLimit: rps, Progress: quiet{}, PollInitial: settle,
 		})
