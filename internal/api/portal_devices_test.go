@@ -18,8 +18,9 @@ import (
 )
 
 // firewallWithRules runs the emulator with a rule group holding an allow
-// rule first and a block rule of the names given, as a sync leaves it.
-func firewallWithRules(t *testing.T, blocked []string) (endpoint, group string) {
+// rule first and a rule of the names given (action BLOCK, or ALERT in
+// monitor-only mode) that means NXDOMAIN, as a sync leaves it.
+func firewallWithRules(t *testing.T, blocked []string, action types.Action) (endpoint, group string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -42,7 +43,7 @@ func firewallWithRules(t *testing.T, blocked []string) (endpoint, group string) 
 		name    string
 		action  types.Action
 		domains []string
-	}{{"rpzfw-1-allow", types.ActionAllow, []string{"good.example"}}, {"rpzfw-2-nxdomain", types.ActionBlock, blocked}} {
+	}{{"rpzfw-1-allow", types.ActionAllow, []string{"good.example"}}, {"rpzfw-2-nxdomain", action, blocked}} {
 		l, err := api.CreateFirewallDomainList(ctx, &r53r.CreateFirewallDomainListInput{CreatorRequestId: aws.String(rl.name), Name: aws.String(rl.name)})
 		if err != nil {
 			t.Fatal(err)
@@ -80,7 +81,7 @@ func fwDevice(t *testing.T, e *env, nick, group, endpoint string) store.Device {
 
 // happyPortalDevices walks the portal's device routes to a 2xx.
 func happyPortalDevices(t *testing.T, e *env) {
-	endpoint, group := firewallWithRules(t, []string{"*.worse.example", "bad.example"})
+	endpoint, group := firewallWithRules(t, []string{"*.worse.example", "bad.example"}, types.ActionBlock)
 	// Stored directly, and removed at the end: the walk counts the API's
 	// own edits.
 	d := fwDevice(t, e, "fw-1", group, endpoint)
@@ -116,18 +117,21 @@ func happyPortalDevices(t *testing.T, e *env) {
 
 func TestCanaryPicksANameTheFirewallBlocks(t *testing.T) {
 	tests := []struct {
-		name    string
-		blocked []string
-		want    string
+		name       string
+		blocked    []string
+		action     types.Action
+		want       string
+		wantAction string
 	}{
-		{"an exact name first", []string{"*.worse.example", "bad.example"}, "bad.example"},
-		{"under a wildcard", []string{"*.worse.example"}, "rpzfw-canary.worse.example"},
+		{"an exact name first", []string{"*.worse.example", "bad.example"}, types.ActionBlock, "bad.example", "BLOCK"},
+		{"under a wildcard", []string{"*.worse.example"}, types.ActionBlock, "rpzfw-canary.worse.example", "BLOCK"},
+		{"monitor only", []string{"bad.example"}, types.ActionAlert, "bad.example", "ALERT"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			e.must(201, "POST", "/api/v1/policies", e.admin, blockPolicy("mine", "one.example"))
-			endpoint, group := firewallWithRules(t, tc.blocked)
+			endpoint, group := firewallWithRules(t, tc.blocked, tc.action)
 			in := accessKeyDevice("fw", "mine")
 			in["rule_group_id"], in["endpoint_url"] = group, endpoint
 			e.must(201, "POST", "/api/v1/devices", e.admin, in)
@@ -138,8 +142,8 @@ func TestCanaryPicksANameTheFirewallBlocks(t *testing.T) {
 			}
 			var c canaryView
 			e.must(200, "GET", "/api/v1/devices/fw/canary", e.viewer, nil).json(t, &c)
-			if c.Name != tc.want {
-				t.Fatalf("canary %+v, want %s", c, tc.want)
+			if c.Name != tc.want || c.Action != tc.wantAction || c.Intent != "nxdomain" {
+				t.Fatalf("canary %+v, want %s by a %s rule that means nxdomain", c, tc.want, tc.wantAction)
 			}
 			// Another organization cannot read it.
 			e.wantError(404, CodeNotFound, "", "GET", "/api/v1/devices/fw/canary", e.adminB, nil)
