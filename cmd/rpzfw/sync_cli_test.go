@@ -142,7 +142,7 @@ func TestSyncJSON(t *testing.T) {
 	zone := writeFile(t, "z.rpz", testZone)
 	_, flags := startSyncTarget(t, emulator.Quotas{})
 	members := []string{"dry_run", "completed", "error", "changes", "domains_added", "domains_removed", "peak_domains", "planned_calls",
-		"api_calls", "api_calls_by_operation", "update_calls_lower_bound", "took_seconds", "quota", "domains_used_by_other_lists",
+		"api_calls", "api_calls_by_operation", "update_calls_lower_bound", "calls_floor", "took_seconds", "quota", "domains_used_by_other_lists",
 		"max_domains", "plan", "steps", "rules"}
 	run := func(extra ...string) map[string]json.RawMessage {
 		t.Helper()
