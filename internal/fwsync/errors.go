@@ -156,8 +156,13 @@ var typedKinds = []struct {
 
 // codeKinds classifies errors that have no typed exception in the
 // service's package: those of signing and credentials (answered before
-// the service), of STS, and of S3 (the staging bucket).
+// the service), of STS, of S3 (the staging bucket), and other services'
+// exceptions of the same names as Route 53 Resolver's (Service Quotas,
+// the service's other calls).
 var codeKinds = map[string]Kind{
+	"AccessDeniedException": Hard, "ResourceNotFoundException": Hard, "LimitExceededException": Hard,
+	"ValidationException": Hard, "InvalidParameterException": Hard, "InvalidRequestException": Hard,
+	"ThrottlingException": Soft, "InternalServiceErrorException": Soft, "ServiceUnavailableException": Soft,
 	"UnrecognizedClientException": Hard, "InvalidClientTokenId": Hard, "InvalidSignatureException": Hard,
 	"SignatureDoesNotMatch": Hard, "MissingAuthenticationTokenException": Hard, "AccessDenied": Hard,
 	"UnauthorizedOperation": Hard, "NoSuchBucket": Hard,

@@ -76,6 +76,8 @@ func TestKindOf(t *testing.T) {
 		{"invalid parameter", op(&types.InvalidParameterException{Message: msg}), Hard},
 		{"bad keys", op(&smithy.GenericAPIError{Code: "UnrecognizedClientException", Fault: smithy.FaultClient}), Hard},
 		{"S3 denied", op(&smithy.GenericAPIError{Code: "AccessDenied", Fault: smithy.FaultClient}), Hard},
+		{"another service's denial", op(&smithy.GenericAPIError{Code: "AccessDeniedException", Fault: smithy.FaultClient}), Hard},
+		{"another service's throttling", op(&smithy.GenericAPIError{Code: "ThrottlingException", Fault: smithy.FaultClient}), Soft},
 		{"unknown server fault", op(&smithy.GenericAPIError{Code: "Odd", Fault: smithy.FaultServer}), Soft},
 		{"unknown client fault", op(&smithy.GenericAPIError{Code: "Odd", Fault: smithy.FaultClient}), Unknown},
 		{"timeout", fmt.Errorf("x: %w", context.DeadlineExceeded), Unknown},
