@@ -11,12 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/route53resolver"
 	"github.com/chromedp/chromedp"
+	"github.com/miekg/dns"
 
-	"github.com/rpzfw/rpzfw/internal/awsclient"
-	"github.com/rpzfw/rpzfw/internal/device"
-	"github.com/rpzfw/rpzfw/internal/emulator"
 	"github.com/rpzfw/rpzfw/internal/service"
 	"github.com/rpzfw/rpzfw/internal/store"
 	"github.com/rpzfw/rpzfw/internal/web"
@@ -96,34 +93,42 @@ func waitSynced(t *testing.T, st store.Store, d store.Device, since time.Time) s
 	}
 }
 
-// listHolding finds the domain list of the rule group that holds domain,
-// read from the sandbox's own API as the device's syncs wrote it.
-func listHolding(t *testing.T, svc *service.Service, ruleGroup, domain string) string {
+// queryBlocked asks the sandbox's DNS for name n times; each must be
+// blocked (NXDOMAIN), as the device's rule says.
+func queryBlocked(t *testing.T, svc *service.Service, name string, n int) {
 	t.Helper()
-	ctx := context.Background()
-	o := awsclient.Options{Region: device.SandboxSigningRegion, Endpoint: svc.Sandbox().APIURL}
-	cfg, err := awsclient.Config(ctx, o)
-	if err != nil {
-		t.Fatal(err)
+	c := &dns.Client{Timeout: 5 * time.Second}
+	for range n {
+		m := new(dns.Msg)
+		m.SetQuestion(dns.Fqdn(name), dns.TypeA)
+		r, _, err := c.Exchange(m, svc.Sandbox().Data.Addr())
+		if err != nil {
+			t.Fatalf("asking the sandbox for %s: %v", name, err)
+		}
+		if r.Rcode != dns.RcodeNameError {
+			t.Fatalf("the sandbox answers %s with %s, want NXDOMAIN", name, dns.RcodeToString[r.Rcode])
+		}
 	}
-	c := awsclient.Resolver(cfg, o)
-	rules, err := c.ListFirewallRules(ctx, &route53resolver.ListFirewallRulesInput{FirewallRuleGroupId: &ruleGroup})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rules.FirewallRules {
-		doms, err := c.ListFirewallDomains(ctx, &route53resolver.ListFirewallDomainsInput{FirewallDomainListId: r.FirewallDomainListId})
+}
+
+// waitHits waits until the log path has stored at least n hits of name.
+func waitHits(t *testing.T, st store.Store, org int64, name string, n int) []store.Hit {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		now := time.Now()
+		hits, err := st.SearchHits(context.Background(), store.HitQuery{LogFilter: store.LogFilter{OrgID: org, From: now.Add(-time.Hour), To: now.Add(time.Minute)}, Name: name, Limit: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, d := range doms.Domains {
-			if strings.TrimSuffix(d, ".") == domain {
-				return *r.FirewallDomainListId
-			}
+		if len(hits) >= n {
+			return hits
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d hits of %s stored after 90 s, want %d: the sandbox's log path did not bring them", len(hits), name, n)
+		}
+		time.Sleep(time.Second)
 	}
-	t.Fatalf("no list of rule group %s holds %s", ruleGroup, domain)
-	return ""
 }
 
 // canvasInk counts the painted pixels of the chart's canvas (-1: none).
@@ -228,26 +233,17 @@ func TestPoliciesAndReportsInBrowser(t *testing.T) {
 	}
 	listLine := text(t, b, "#explanation .line")
 
-	// Traffic: query log records in the real format, for the list the sync
-	// put the new entry in, through the log pipeline's ingest code.
+	// Traffic: real DNS queries to the sandbox, whose query logs go to its
+	// S3 bucket, whose notifications the service's log consumer reads.
 	dev, err = st.GetDevice(ctx, svc.Org.ID, "sandbox")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dev.LogQueueURL == "" {
-		dev.LogEnabled, dev.LogQueueURL = true, "http://127.0.0.1:1/000000000000/rpzfw-browser-test"
-		if dev, err = st.UpdateDevice(ctx, dev); err != nil {
-			t.Fatal(err)
-		}
+	if !dev.LogEnabled || dev.LogQueueURL == "" {
+		t.Fatalf("the sandbox device has no log upload: %+v", dev)
 	}
-	list := listHolding(t, svc, dev.RuleGroupID, "portal-blocked.example")
-	at, vpc := time.Now().Add(-2*time.Minute), svc.Sandbox().VPCID()
-	var recs []emulator.LogRecord
-	for i, client := range []string{"10.0.0.5", "10.0.0.5", "10.0.0.6"} {
-		recs = append(recs, web.LogRecord(at.Add(time.Duration(i)*time.Second), dev.AccountID, vpc, "portal-blocked.example.", client, dev.RuleGroupID, "BLOCK", list))
-	}
-	recs = append(recs, web.LogRecord(at, dev.AccountID, vpc, "fine.example.", "10.0.0.7", "", "", ""))
-	web.IngestQueryLog(t, st, dev.LogQueueURL, "AWSLogs/browser/1.log.gz", recs)
+	queryBlocked(t, svc, "portal-blocked.example", 3)
+	waitHits(t, st, svc.Org.ID, "portal-blocked.example", 3)
 
 	if err := chromedp.Do(b,
 		chromedp.Navigate(base+"/ui/reports?device=sandbox&range=1h"),
@@ -259,26 +255,28 @@ func TestPoliciesAndReportsInBrowser(t *testing.T) {
 	if ink, err := chromedp.Run(b, chromedp.Evaluate[int](canvasInk)); err != nil || ink <= 0 {
 		t.Errorf("the timeline chart is not drawn: %d painted pixels, %v", ink, err)
 	}
-	if blocked := text(t, b, "#tile-blocked"); blocked != "3" {
-		t.Errorf("blocked tile %q, want 3", blocked)
+	if blocked, err := strconv.Atoi(text(t, b, "#tile-blocked")); err != nil || blocked < 3 {
+		t.Errorf("blocked tile %d %v, want at least our 3", blocked, err)
 	}
 	if note := text(t, b, "#cache-note"); !strings.Contains(note, "lower bound") {
 		t.Errorf("the page does not say cached answers are not logged: %q", note)
 	}
 	csv, err := chromedp.Run(b, chromedp.Evaluate[string](`fetch(document.querySelector('#csv-hits').href).then(r => r.text())`, chromedp.EvalAwaitPromise))
-	if err != nil || !strings.Contains(csv, "at,device,query_name") || strings.Count(csv, "portal-blocked.example.") != 3 {
+	if err != nil || !strings.Contains(csv, "at,device,query_name") || strings.Count(csv, "portal-blocked.example.") < 3 {
 		t.Errorf("the CSV download: %v\n%s", err, csv)
 	}
 
-	// A top domain drills down to its hits, with the list and line.
+	// Our domain's row of the top domains drills down to its hits, each
+	// with the list and line explain named.
 	if err := chromedp.Do(b,
-		chromedp.Click(chromedp.CSS("#top-domain tbody a")),
+		chromedp.Click(chromedp.CSS(`#top-domain a[title="The hits of portal-blocked.example."]`)),
 		chromedp.WaitVisible(chromedp.ID("hits")),
 		shot(t, shots, "reports-02-hits"),
 	); err != nil {
 		t.Fatalf("drilling down: %v", err)
 	}
-	if hits := text(t, b, "#hits tbody"); strings.Count(hits, "portal-blocked.example.") != 3 || !strings.Contains(hits, "block-list line "+listLine) {
+	hits := text(t, b, "#hits tbody")
+	if n := strings.Count(hits, "portal-blocked.example."); n < 3 || strings.Count(hits, "block-list line "+listLine) != n {
 		t.Errorf("the hits of portal-blocked.example, from block-list line %s as explain says: %q", listLine, hits)
 	}
 	if err := chromedp.Do(b,

@@ -16,9 +16,9 @@ import (
 	"github.com/rpzfw/rpzfw/internal/store"
 )
 
-// LogRecord is a Route 53 Resolver query log record; with rg, action and
+// logRecord is a Route 53 Resolver query log record; with rg, action and
 // list it is a firewall hit.
-func LogRecord(at time.Time, account, vpc, name, client, rg, action, list string) emulator.LogRecord {
+func logRecord(at time.Time, account, vpc, name, client, rg, action, list string) emulator.LogRecord {
 	rec := emulator.LogRecord{Version: "1.100000", AccountID: account, Region: "us-east-1", VpcID: vpc,
 		QueryTimestamp: at.UTC().Format(time.RFC3339), QueryName: name, QueryType: "A", QueryClass: "IN", Rcode: "NOERROR",
 		Answers: []emulator.LogAnswer{}, SrcAddr: client, SrcPort: "53001", Transport: "UDP", SrcIDs: map[string]string{"instance": "i-0123456789abcdef0"},
@@ -29,10 +29,10 @@ func LogRecord(at time.Time, account, vpc, name, client, rg, action, list string
 	return rec
 }
 
-// IngestQueryLog puts recs, as one gzipped object of queue, through the
+// ingestQueryLog puts recs, as one gzipped object of queue, through the
 // log pipeline's own ingest code (querylog.Ingester): the rows reports
 // read are made as the service makes them.
-func IngestQueryLog(t *testing.T, st store.Store, queue, key string, recs []emulator.LogRecord) {
+func ingestQueryLog(t *testing.T, st store.Store, queue, key string, recs []emulator.LogRecord) {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -93,16 +93,16 @@ func withHits(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	recs := []emulator.LogRecord{
-		LogRecord(at, "123456789012", "vpc-0a", "bad.example.", "10.0.0.5", rg, "BLOCK", "rslvr-fdl-0001"),
-		LogRecord(at, "123456789012", "vpc-0a", "bad.example.", "10.0.0.5", rg, "BLOCK", "rslvr-fdl-0001"),
-		LogRecord(at, "123456789012", "vpc-0a", "bad.example.", "10.0.0.6", rg, "BLOCK", "rslvr-fdl-0001"),
-		LogRecord(at, "123456789012", "vpc-0a", "worse.example.", "10.0.0.6", rg, "BLOCK", "rslvr-fdl-0001"),
-		LogRecord(at, "123456789012", "vpc-0a", "watch.example.", "10.0.0.7", rg, "ALERT", "rslvr-fdl-0002"),
+		logRecord(at, "123456789012", "vpc-0a", "bad.example.", "10.0.0.5", rg, "BLOCK", "rslvr-fdl-0001"),
+		logRecord(at, "123456789012", "vpc-0a", "bad.example.", "10.0.0.5", rg, "BLOCK", "rslvr-fdl-0001"),
+		logRecord(at, "123456789012", "vpc-0a", "bad.example.", "10.0.0.6", rg, "BLOCK", "rslvr-fdl-0001"),
+		logRecord(at, "123456789012", "vpc-0a", "worse.example.", "10.0.0.6", rg, "BLOCK", "rslvr-fdl-0001"),
+		logRecord(at, "123456789012", "vpc-0a", "watch.example.", "10.0.0.7", rg, "ALERT", "rslvr-fdl-0002"),
 	}
 	for _, n := range []string{"a.example.", "b.example.", "c.example.", "d.example."} {
-		recs = append(recs, LogRecord(at, "123456789012", "vpc-0a", n, "10.0.0.8", "", "", ""))
+		recs = append(recs, logRecord(at, "123456789012", "vpc-0a", n, "10.0.0.8", "", "", ""))
 	}
-	IngestQueryLog(t, e.st, testQueueURL, "AWSLogs/123456789012/vpcdnsquerylogs/vpc-0a/1.log.gz", recs)
+	ingestQueryLog(t, e.st, testQueueURL, "AWSLogs/123456789012/vpcdnsquerylogs/vpc-0a/1.log.gz", recs)
 }
 
 func TestReportsPage(t *testing.T) {
