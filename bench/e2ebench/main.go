@@ -93,8 +93,8 @@ func run(ctx context.Context, c config) error {
 	fmt.Printf("%d devices over %d emulated accounts (5 requests/s each, settle %s), one policy of %d domains, first sync of all: %s.\n",
 		c.devices, c.accounts, c.settle, c.domains, w.firstSync.Round(10*time.Millisecond))
 	fmt.Printf("Each ingest run: %d objects of %d lines (%.0f%% hits) over %d queues, put at once.\n\n", c.objects, c.lines, 100*c.hitShare, c.accounts)
-	fmt.Println("| load | policy change until all devices in_sync | lines ingested per second | CPU of rpzfw serve (cores, average) | CPU of PostgreSQL | RSS of rpzfw serve now / peak |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| load | policy change until all devices in_sync | lines ingested per second | CPU of rpzfw serve (cores, average) | CPU of PostgreSQL | RSS of rpzfw serve now / peak | machine load average after |")
+	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, m := range []struct {
 		name         string
 		sync, ingest bool
@@ -103,7 +103,7 @@ func run(ctx context.Context, c config) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", m.name, err)
 		}
-		fmt.Printf("| %s | %s | %s | %.2f | %.2f | %s |\n", m.name, r.syncCol(), r.ingestCol(), r.cpu, r.pgCPU, srv.memory())
+		fmt.Printf("| %s | %s | %s | %.2f | %.2f | %s | %s |\n", m.name, r.syncCol(), r.ingestCol(), r.cpu, r.pgCPU, srv.memory(), loadAverage())
 	}
 	return nil
 }

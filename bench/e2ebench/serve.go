@@ -189,14 +189,27 @@ func postgresCPU() float64 {
 			continue
 		}
 		fs := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(fs) < 13 {
+		if len(fs) < 15 {
 			continue
 		}
-		ut, _ := strconv.ParseFloat(fs[11], 64)
-		st, _ := strconv.ParseFloat(fs[12], 64)
-		sum += (ut + st) / 100
+		// utime, stime, and cutime, cstime: a backend that exited is
+		// counted in the postmaster that reaped it.
+		for _, i := range []int{11, 12, 13, 14} {
+			v, _ := strconv.ParseFloat(fs[i], 64)
+			sum += v / 100
+		}
 	}
 	return sum
+}
+
+// loadAverage is the machine's one-minute load average: how many
+// processes wanted a CPU, on average, including other work.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(b))[0]
 }
 
 // memory is the process's resident memory now and at its peak.
