@@ -64,10 +64,14 @@ const (
 // withHits turns log upload on for org a's device edge and ingests:
 // 3 blocks of bad.example (2 clients), 1 of worse.example, 1 alert, and
 // 4 resolutions no rule matched, a few minutes ago.
-func withHits(t *testing.T, e *env) {
+func withHits(t *testing.T, e *env) { withHitsOf(t, e, "a", "edge", "BLOCK") }
+
+// withHitsOf is withHits for device nick of org, its hits of the feed's
+// rule with action.
+func withHitsOf(t *testing.T, e *env, org, nick, action string) {
 	t.Helper()
 	ctx := context.Background()
-	d, err := e.st.GetDevice(ctx, e.orgs["a"].ID, "edge")
+	d, err := e.st.GetDevice(ctx, e.orgs[org].ID, nick)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,16 +97,16 @@ func withHits(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	recs := []emulator.LogRecord{
-		logRecord(at, "123456789012", "vpc-0a", "bad.example.", "10.0.0.5", rg, "BLOCK", "rslvr-fdl-0001"),
-		logRecord(at, "123456789012", "vpc-0a", "bad.example.", "10.0.0.5", rg, "BLOCK", "rslvr-fdl-0001"),
-		logRecord(at, "123456789012", "vpc-0a", "bad.example.", "10.0.0.6", rg, "BLOCK", "rslvr-fdl-0001"),
-		logRecord(at, "123456789012", "vpc-0a", "worse.example.", "10.0.0.6", rg, "BLOCK", "rslvr-fdl-0001"),
+		logRecord(at, "123456789012", "vpc-0a", "bad.example.", "10.0.0.5", rg, action, "rslvr-fdl-0001"),
+		logRecord(at, "123456789012", "vpc-0a", "bad.example.", "10.0.0.5", rg, action, "rslvr-fdl-0001"),
+		logRecord(at, "123456789012", "vpc-0a", "bad.example.", "10.0.0.6", rg, action, "rslvr-fdl-0001"),
+		logRecord(at, "123456789012", "vpc-0a", "worse.example.", "10.0.0.6", rg, action, "rslvr-fdl-0001"),
 		logRecord(at, "123456789012", "vpc-0a", "watch.example.", "10.0.0.7", rg, "ALERT", "rslvr-fdl-0002"),
 	}
 	for _, n := range []string{"a.example.", "b.example.", "c.example.", "d.example."} {
 		recs = append(recs, logRecord(at, "123456789012", "vpc-0a", n, "10.0.0.8", "", "", ""))
 	}
-	ingestQueryLog(t, e.st, testQueueURL, "AWSLogs/123456789012/vpcdnsquerylogs/vpc-0a/1.log.gz", recs)
+	ingestQueryLog(t, e.st, testQueueURL, "AWSLogs/123456789012/vpcdnsquerylogs/vpc-0a/"+nick+".log.gz", recs)
 }
 
 func TestReportsPage(t *testing.T) {
@@ -211,5 +215,30 @@ func TestHitSearchAndCSV(t *testing.T) {
 	anon := e.client(t)
 	if code, _, h := get(t, anon, e.srv.URL+"/ui/reports/csv?what=hits"); code != http.StatusSeeOther || h.Get("Location") != "/ui/login" {
 		t.Errorf("CSV without a session: %d %q, want the login page", code, h.Get("Location"))
+	}
+}
+
+// TestMonitorOnlyReports: a monitor-only device's alerts of blocking
+// rules are what would have been blocked, and the pages say so.
+func TestMonitorOnlyReports(t *testing.T) {
+	e := newEnv(t, Limits{})
+	withHitsOf(t, e, "b", "other", "ALERT")
+	c := e.client(t)
+	if code, _ := e.login(t, c, "bob", testPassword); code != http.StatusOK {
+		t.Fatalf("login: %d", code)
+	}
+	_, body, _ := get(t, c, e.srv.URL+"/ui/reports?device=other&range=1h")
+	for _, want := range []string{`id="tile-alerted">5<`, "would have been blocked (alerted)", "Top domains that would have been blocked", "monitor-only mode"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the monitor-only report lacks %q", want)
+		}
+	}
+	_, body, _ = get(t, c, e.srv.URL+"/ui/reports/hits?device=other&range=1h&name=bad.example")
+	if n := strings.Count(body, `class="small would">would have been blocked<`); n != 3 {
+		t.Errorf("%d hits marked would have been blocked, want 3", n)
+	}
+	_, body, _ = get(t, c, e.srv.URL+"/ui/reports?range=1h")
+	if !strings.Contains(body, "Some devices are in monitor-only mode") {
+		t.Error("the all-devices report does not say some devices only monitor")
 	}
 }
