@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -157,4 +158,28 @@ func sandboxDev(t *testing.T, svc *Service) store.Device {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// TestSandboxAWSPortTaken checks that a taken port for the local S3 and
+// SQS fails the start with the way out, and that the stop after it ends.
+func TestSandboxAWSPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	t.Setenv(secret.KeyEnv, "")
+	cfg := Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.Listen, cfg.SandboxAPI, cfg.SandboxDNS, cfg.SandboxAWS = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", ln.Addr().String()
+	ctx := context.Background()
+	svc, err := New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = svc.Start(ctx)
+	if err == nil || !strings.Contains(err.Error(), "--sandbox-aws") {
+		t.Fatalf("start with the port taken: %v", err)
+	}
+	stopService(t, svc)
 }

@@ -53,13 +53,14 @@ func (s *Service) startSandboxAWS(ctx context.Context) error {
 		return fmt.Errorf("starting the sandbox's S3 and SQS (serve --sandbox-aws picks another address, --sandbox-logs=false turns them off): %w", err)
 	}
 	s.sbx.aws, s.sbx.stopped = srv, make(chan struct{})
-	if s.sbx.queueURL, err = setupSandboxLogs(ctx, srv.URL()); err != nil {
+	var cfg aws.Config
+	s.sbx.queueURL, err = setupSandboxLogs(ctx, srv.URL())
+	if err == nil {
+		cfg, err = awsclient.Config(ctx, localOptions(srv.URL()))
+	}
+	if err != nil {
 		_ = srv.Close(context.WithoutCancel(ctx))
 		close(s.sbx.stopped)
-		return err
-	}
-	cfg, err := awsclient.Config(ctx, localOptions(srv.URL()))
-	if err != nil {
 		return err
 	}
 	s.sbx.objects = emulator.NewS3StoreFromClient(awsclient.S3(cfg, srv.URL()))
