@@ -87,6 +87,9 @@ type Observed struct {
 type DesiredRule struct {
 	Spec    RuleSpec
 	Domains []string // sorted
+	// group is not 0 for the parts of a plan rule split over several lists
+	// (1 + the plan rule's index): they act as one rule.
+	group int
 }
 
 // Band is the priority range rpzfw's rules live in.

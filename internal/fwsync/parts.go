@@ -65,6 +65,11 @@ func splitPlan(rules []dnsfw.Rule, obs Observed, parts Parts) ([]DesiredRule, []
 			}
 		}
 		split := splitRule(SpecOf(r), r.Domains, deployed, parts)
+		if len(split) > 1 {
+			for k := range split {
+				split[k].group = i + 1
+			}
+		}
 		counts[i] = len(split)
 		out = append(out, split...)
 	}

@@ -313,3 +313,36 @@ func TestPartNames(t *testing.T) {
 		t.Errorf("by root: %s", got)
 	}
 }
+
+// TestPartsSettleSideBySide: the parts of one split rule gain and lose
+// entries chunk by chunk in turn, with no wait between them even where
+// their entries interact (a wildcard added to one, a name under it to
+// another).
+func TestPartsSettleSideBySide(t *testing.T) {
+	a, b := names("a", 0, 50), names("b", 0, 52)
+	obs := deploy([]string{"r-1-nx", "r-1-nx-2"}, a, b)
+	nx := "NXDOMAIN"
+	plan := sorted(a[5:], b[5:], names("n", 0, 13), []string{"w.t", "*.w.t", "x.w.t", "y.x.w.t"})
+	desired := DesiredFromPlan([]dnsfw.Rule{{Name: "r-1-nx", Action: "BLOCK", BlockResponse: &nx, Domains: plan}}, obs, Parts{Max: 60})
+	if !slices.Contains(desired[0].Domains, "*.w.t") || !slices.Contains(desired[1].Domains, "x.w.t") {
+		t.Fatalf("the wildcard and the name under it should be in different parts: %v", desired)
+	}
+	p, err := MakePlan(obs, desired, Options{Band: DefaultBand, Chunk: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lists []string
+	for _, s := range p.Steps {
+		if s.Kind == StepSettle {
+			t.Errorf("a wait between parts of one rule: %s", s.Describe())
+		}
+		if s.Kind == StepAdd || s.Kind == StepRemove {
+			lists = append(lists, fmt.Sprintf("%d%s", s.Kind, s.List))
+		}
+	}
+	// Additions to both lists in turn, then removals.
+	if got := strings.Join(lists, " "); got != "3L1 3L2 3L1 3L1 3L1 4L2 4L1 4L2 4L1" {
+		t.Errorf("chunks go %s", got)
+	}
+	checkCosts(t, obs, plan, p, 0)
+}

@@ -253,8 +253,13 @@ func (p *Plan) prepare(seq []entry, o Options) {
 // at a time).
 func (p *Plan) add(seq []entry, o Options) waits {
 	var w waits
-	for i, e := range seq {
+	for i := 0; i < len(seq); i++ {
+		e := seq[i]
 		switch {
+		case partRun(seq, i) > i+1:
+			j := partRun(seq, i)
+			p.addRun(seq, i, j, o, &w)
+			i = j - 1
 		case e.inPlace:
 			p.inPlaceRemovals(e, i, o)
 		case e.old != nil && e.new != nil:
@@ -397,6 +402,10 @@ func (p *Plan) remove(seq []entry, o Options, w waits) {
 	for i := len(seq) - 1; i >= 0; i-- {
 		e := seq[i]
 		switch {
+		case runStart(seq, i) < i:
+			s := runStart(seq, i)
+			p.removeRun(seq, s, i, o, &w)
+			i = s
 		case e.inPlace: // its removals went before its switch
 		case e.old != nil && e.new != nil:
 			rm := diff(e.old.Domains, e.new.Domains)

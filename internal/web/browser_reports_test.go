@@ -202,6 +202,17 @@ func TestPoliciesAndReportsInBrowser(t *testing.T) {
 		t.Errorf("the explanation %q lacks the rule and BIND's answer", rule)
 	}
 
+	// A pre-defined policy is shown read-only, its lists' files named.
+	if err := chromedp.Do(b, chromedp.Navigate(base+"/ui/policies/sample"), chromedp.WaitVisible(chromedp.ID("block_list"))); err != nil {
+		t.Fatal(err)
+	}
+	if page := text(t, b, "main"); !strings.Contains(page, "pre-defined, read-only") || !strings.Contains(page, "Read from the file") || strings.Contains(page, "Save lists") {
+		t.Errorf("the pre-defined policy's page is not read-only: %q", page)
+	}
+	if err := chromedp.Do(b, chromedp.Navigate(base+"/ui/policies/mine"), chromedp.WaitVisible(chromedp.ID("block_list"))); err != nil {
+		t.Fatal(err)
+	}
+
 	// Edit the block list; the device syncs again with the new entry.
 	saved := time.Now()
 	if err := chromedp.Do(b,
