@@ -298,8 +298,9 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // portalLogin logs in to the portal's form as a browser would and returns
-// the status of the login post (303 when it worked).
-func (s *served) portalLogin(user, password string) int {
+// the status of the login post (303 when it worked) and the client that
+// holds the session.
+func (s *served) portalLogin(user, password string) (int, *http.Client) {
 	s.t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -322,7 +323,22 @@ func (s *served) portalLogin(user, password string) int {
 		s.t.Fatal(err)
 	}
 	resp.Body.Close()
-	return resp.StatusCode
+	return resp.StatusCode, c
+}
+
+// page gets a portal page with a logged-in client.
+func (s *served) page(c *http.Client, path string) string {
+	s.t.Helper()
+	resp, err := c.Get(s.URL + path)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		s.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	}
+	return string(b)
 }
 
 // sandboxAWS is the sandbox's local S3 and SQS as the SDK sees them.

@@ -62,6 +62,9 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	awsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	flags := []string{"--sandbox-api", "127.0.0.1:0", "--sandbox-dns", "127.0.0.1:0", "--sandbox-settle", "50ms",
 		"--sandbox-aws", awsAddr, "--sandbox-log-flush", "1s"}
+	if _, err := rpzfwBinary(); err != nil { // built before the clock starts
+		t.Fatal(err)
+	}
 	started := time.Now()
 	s := startServe(t, dir, flags...)
 	if s.Token == "" || s.DNS == "" {
@@ -76,10 +79,11 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	if !strings.Contains(s.out.String(), `Log in as "admin"`) || !strings.Contains(s.out.String(), password) {
 		t.Fatalf("serve did not say how to log in to the portal:\n%s", s.out.String())
 	}
-	if code := s.portalLogin("admin", password); code != 303 {
+	code, portal := s.portalLogin("admin", password)
+	if code != 303 {
 		t.Fatalf("portal login with the printed password: status %d, want 303", code)
 	}
-	if code := s.portalLogin("admin", password+"x"); code == 303 {
+	if code, _ := s.portalLogin("admin", password+"x"); code == 303 {
 		t.Fatalf("portal login with a wrong password worked")
 	}
 	if code := s.call("GET", "/api/v1/devices", "", nil, nil); code != 401 {
@@ -93,7 +97,14 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	}
 	var plan map[string]any
 	s.must(200, "GET", "/api/v1/devices/sandbox/plan", nil, &plan)
-	checkSandboxReports(t, s, started)
+	feed := checkSandboxReports(t, s, started)
+	// The portal shows the same: the device in sync, the feed in its reports.
+	if body := s.page(portal, "/ui/devices"); !strings.Contains(body, "sandbox") || !strings.Contains(body, "state-in_sync") {
+		t.Fatalf("the portal's devices page does not show the sandbox in sync:\n%s", body)
+	}
+	if body := s.page(portal, "/ui/reports?device=sandbox&range=1h"); !strings.Contains(body, feed) {
+		t.Fatalf("the portal's reports do not name feed %q:\n%s", feed, body)
+	}
 
 	// A policy of one's own, then an edit of it, reach the firewall.
 	s.must(201, "POST", "/api/v1/policies", map[string]any{"name": "mine", "block_list": []string{"first.example"}}, nil)
@@ -134,8 +145,9 @@ func TestServeEmbeddedDefault(t *testing.T) {
 
 // checkSandboxReports waits until the reports show hits of the sandbox
 // device attributed to a feed and its log health shows objects read, and
-// logs how long that took from the start (a measurement, not a check).
-func checkSandboxReports(t *testing.T, s *served, started time.Time) {
+// logs how long that took from the start (a measurement, not a check). It
+// returns the feed with the most hits.
+func checkSandboxReports(t *testing.T, s *served, started time.Time) string {
 	t.Helper()
 	var hits struct {
 		Hits []struct {
@@ -172,6 +184,7 @@ func checkSandboxReports(t *testing.T, s *served, started time.Time) {
 	if !health.Enabled || health.State != "ok" || health.ObjectsPerMinute <= 0 || health.LinesPerMinute <= 0 {
 		t.Fatalf("log health: %+v", health)
 	}
+	return top.Rows[0].Value
 }
 
 // checkCountedOnce waits until the queue is drained and the reports count
