@@ -81,7 +81,10 @@ type policyData struct {
 	// StatusError says why sources cannot be shown (no feed managers).
 	StatusError string
 	Devices     []policyDevice
-	Lists       listForm
+	// Device is the device whose settings the counts and explain use (""
+	// : the first using the policy).
+	Device string
+	Lists  listForm
 	// Explain: the name asked, its answer or the error.
 	Query       string
 	Explained   *apiExplain
@@ -114,7 +117,11 @@ func (s *Server) policyPage(w http.ResponseWriter, r *http.Request, sess store.S
 		d.Query = name
 		var ex apiExplain
 		path := "/api/v1/policies/" + url.PathEscape(d.Policy.Name) + "/explain"
-		if err := s.callAPI(r.Context(), u, http.MethodPost, path, nil, map[string]string{"name": name}, &ex); err != nil {
+		body := map[string]string{"name": name}
+		if d.Device != "" {
+			body["device"] = d.Device
+		}
+		if err := s.callAPI(r.Context(), u, http.MethodPost, path, nil, body, &ex); err != nil {
 			var ae *APIError
 			if !errors.As(err, &ae) || ae.Status >= 500 {
 				s.apiFailure(w, r, "explaining a name", err)
@@ -142,7 +149,12 @@ func (s *Server) loadPolicy(w http.ResponseWriter, r *http.Request, u store.User
 		s.apiFailure(w, r, "reading a policy", err)
 		return d, false
 	}
-	err := s.callAPI(r.Context(), u, http.MethodGet, base+"/status", nil, nil, &d.Status)
+	d.Device = r.URL.Query().Get("device")
+	var sq url.Values
+	if d.Device != "" {
+		sq = url.Values{"device": {d.Device}}
+	}
+	err := s.callAPI(r.Context(), u, http.MethodGet, base+"/status", sq, nil, &d.Status)
 	var ae *APIError
 	switch {
 	case err == nil:

@@ -157,6 +157,17 @@ func TestPolicyPageShowsSourcesAndExplains(t *testing.T) {
 			}
 		}
 	}
+	// With two devices, explain asks whose settings to use.
+	if _, err := e.st.CreateDevice(context.Background(), store.Device{OrgID: e.orgs["a"].ID, Nickname: "watcher", Provider: "aws-dns-firewall", Policy: "fp",
+		Region: "eu-west-1", RuleGroupID: "rslvr-frg-0123456789abcdef1", PriorityBand: "1000-9000", CredKind: store.CredAmbient, MaxPolicySize: 500, MonitorOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, body, _ = get(t, c, e.srv.URL+"/ui/policies/fp?explain=evil.example&device=watcher")
+	for _, w := range []string{`<label for="explain-device">`, `<option value="watcher" selected>`, "settings of device watcher", "monitor only: it alerts instead", "ALERT"} {
+		if !strings.Contains(body, w) {
+			t.Errorf("explain with the monitor-only device's settings: the page lacks %q", w)
+		}
+	}
 	if code, _, _ := get(t, c, e.srv.URL+"/ui/policies/nope"); code != http.StatusNotFound {
 		t.Errorf("an unknown policy: %d, want 404", code)
 	}
