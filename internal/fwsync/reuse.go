@@ -92,30 +92,42 @@ func updateCalls(doms []string, size int) int { return ceilDiv(len(doms), size) 
 
 // refill replaces, in p, the creation and filling of the new list ref
 // with REMOVE and ADD chunks that bring orphan o to want, and makes every
-// later step that names ref name o instead.
+// later step that names ref name o instead. Removals go where the list
+// would have been created; additions, when removals come first, after the
+// rest of the prepare phase, so the list settles from its removals while
+// the other lists fill.
 func refill(p Plan, ref string, o orphanContent, want []string, size int) Plan {
 	remove, add := diff(o.domains, want), diff(want, o.domains)
-	var fill []Step
-	for _, c := range chunk(remove, size) {
-		fill = append(fill, Step{Kind: StepRemove, Phase: PhasePrepare, List: o.id, ListName: o.name, Domains: c})
+	chunks := func(kind StepKind, doms []string) []Step {
+		var out []Step
+		for _, c := range chunk(doms, size) {
+			out = append(out, Step{Kind: kind, Phase: PhasePrepare, List: o.id, ListName: o.name, Domains: c})
+		}
+		return out
 	}
-	for _, c := range chunk(add, size) {
-		fill = append(fill, Step{Kind: StepAdd, Phase: PhasePrepare, List: o.id, ListName: o.name, Domains: c})
+	first, later := chunks(StepRemove, remove), chunks(StepAdd, add)
+	if len(first) == 0 {
+		first, later = later, nil
 	}
 	var steps []Step
+	lastPrepare := -1
 	for _, s := range p.Steps {
 		switch {
 		case s.List == ref && s.Kind == StepCreateList:
-			steps = append(steps, fill...)
+			steps = append(steps, first...)
 		case s.List == ref && s.Phase == PhasePrepare && (s.Kind == StepAdd || s.Kind == StepImport):
-			// replaced by fill
+			// replaced by the chunks above
 		case s.List == ref:
 			s.List, s.ListName = o.id, o.name
 			steps = append(steps, s)
 		default:
 			steps = append(steps, s)
 		}
+		if len(steps) > 0 && steps[len(steps)-1].Phase == PhasePrepare {
+			lastPrepare = len(steps) - 1
+		}
 	}
+	steps = slices.Insert(steps, lastPrepare+1, later...)
 	p.Steps = steps
 	p.Added += len(add) - len(want)
 	p.Removed += len(remove)

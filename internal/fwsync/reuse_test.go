@@ -36,6 +36,8 @@ func TestReuseOrphans(t *testing.T) {
 			[]DesiredRule{{Spec: nx, Domains: a}}, nil, 3000, 0},
 		{"another state's orphan past the grace", []OrphanList{other("L9")}, map[string][]string{"L9": a}, map[string]bool{"L9": true},
 			[]DesiredRule{{Spec: nx, Domains: a}}, map[string]string{"r1": "L9"}, 0, 0},
+		{"removals first, additions after the other lists' fill", []OrphanList{own("L9")}, map[string][]string{"L9": a[1:1500]}, nil,
+			[]DesiredRule{{Spec: nx, Domains: a[:1499]}, {Spec: al, Domains: far[:10]}}, map[string]string{"r1": "L9"}, 10 + 1, 1},
 		{"each orphan once, the closest first", []OrphanList{own("L8"), own("L9")}, map[string][]string{"L8": a[:1500], "L9": a[1500:]}, nil,
 			[]DesiredRule{{Spec: nx, Domains: a[:1500]}, {Spec: al, Domains: a[1500:2999]}}, map[string]string{"r1": "L8", "r2": "L9"}, 0, 1},
 	}
@@ -70,6 +72,24 @@ func TestReuseOrphans(t *testing.T) {
 			for rule, id := range tc.reused {
 				if created[rule] != id {
 					t.Errorf("rule %s uses %q, want the orphan %s", rule, created[rule], id)
+				}
+			}
+			// A reused list loses its extra entries first, and gains the
+			// rest only after every other list's fill was sent.
+			for _, id := range tc.reused {
+				lastRemove, firstAdd, lastOther := -1, -1, -1
+				for i, s := range p.Steps {
+					switch {
+					case s.List == id && s.Kind == StepRemove:
+						lastRemove = i
+					case s.List == id && s.Kind == StepAdd && firstAdd < 0:
+						firstAdd = i
+					case s.List != id && s.Phase == PhasePrepare:
+						lastOther = i
+					}
+				}
+				if firstAdd >= 0 && lastRemove >= 0 && (firstAdd < lastRemove || firstAdd < lastOther) {
+					t.Errorf("list %s: additions at step %d, removals until %d, other fills until %d", id, firstAdd, lastRemove, lastOther)
 				}
 			}
 			// Whatever the plan reuses, each list ends with its rule's
