@@ -123,7 +123,7 @@ func TestReportsPage(t *testing.T) {
 	for _, want := range []string{
 		"<title>Reports: edge · rpzfw</title>", `id="tile-resolutions">9<`, `id="tile-blocked">4<`, `id="tile-alerted">1<`,
 		`<label for="range">`, `<label for="from">From (UTC)</label>`, `id="timeline-data"`,
-		"lower bound", `/ui/assets/vendor/uplot/uPlot.iife.min.js`, `id="top-domain"`, ">bad.example.<", ">10.0.0.5<",
+		"lower bound", `/ui/assets/vendor/uplot/uPlot.iife.min.js`, `id="timeline-table"`, `<td data-label="Blocked" class="n">4</td>`, `id="top-domain"`, ">bad.example.<", ">10.0.0.5<",
 		"name=bad.example", "what=domain", "rule=" + testRule,
 	} {
 		if !strings.Contains(body, want) {
