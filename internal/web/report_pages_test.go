@@ -5,8 +5,11 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -240,5 +243,56 @@ func TestMonitorOnlyReports(t *testing.T) {
 	_, body, _ = get(t, c, e.srv.URL+"/ui/reports?range=1h")
 	if !strings.Contains(body, "Some devices are in monitor-only mode") {
 		t.Error("the all-devices report does not say some devices only monitor")
+	}
+}
+
+// TestHitSearchPages: past a page of hits, "older hits" continues where
+// the page ended, and every hit is shown once.
+func TestHitSearchPages(t *testing.T) {
+	e := newEnv(t, Limits{})
+	withHits(t, e)
+	d, err := e.st.GetDevice(context.Background(), e.orgs["a"].ID, "edge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-10 * time.Minute)
+	var recs []emulator.LogRecord
+	for i := range hitsPageSize + 5 {
+		recs = append(recs, logRecord(at.Add(time.Duration(i)*time.Second), "123456789012", "vpc-0a", fmt.Sprintf("p%d.paged.example.", i), "10.0.1.1", d.RuleGroupID, "BLOCK", "rslvr-fdl-0001"))
+	}
+	ingestQueryLog(t, e.st, testQueueURL, "AWSLogs/paged.log.gz", recs)
+	c := e.client(t)
+	if code, _ := e.login(t, c, "victor", testPassword); code != http.StatusOK {
+		t.Fatalf("login: %d", code)
+	}
+	seen := map[string]int{}
+	next := "/ui/reports/hits?" + url.Values{"range": {"1h"}, "name": {"*.paged.example"}}.Encode()
+	nextRe := regexp.MustCompile(`href="(/ui/reports/hits\?[^"]+)" rel="next"`)
+	for pages := 0; next != ""; pages++ {
+		if pages > 3 {
+			t.Fatal("more pages than hits")
+		}
+		code, body, _ := get(t, c, e.srv.URL+next)
+		if code != http.StatusOK {
+			t.Fatalf("%s: %d", next, code)
+		}
+		for _, m := range regexp.MustCompile(`p\d+\.paged\.example\.`).FindAllString(body, -1) {
+			seen[m]++
+		}
+		next = ""
+		if m := nextRe.FindStringSubmatch(body); m != nil {
+			next = html.UnescapeString(m[1])
+		}
+		if pages > 0 && !strings.Contains(body, ">Newest<") {
+			t.Error("a later page has no link back to the newest hits")
+		}
+	}
+	if len(seen) != hitsPageSize+5 {
+		t.Errorf("%d distinct hits over the pages, want %d", len(seen), hitsPageSize+5)
+	}
+	for n, k := range seen {
+		if k != 1 {
+			t.Errorf("%s shown %d times", n, k)
+		}
 	}
 }
