@@ -104,20 +104,14 @@ func newE2E(t *testing.T) *e2e {
 	}
 	keyEnv := []string{secret.KeyEnv + "=" + secret.EncodeKey(key)}
 	flags := []string{"--database", dsn, "--sandbox=false", "--poll", "200ms", "--lease-ttl", "3s"}
-	a := startServeEnv(t, t.TempDir(), keyEnv, append(flags, "--instance", "alpha", "--notify-listen", fmt.Sprintf("127.0.0.1:%d", notifyA))...)
-	b := startServeEnv(t, t.TempDir(), keyEnv, append(flags, "--instance", "beta", "--notify-listen", fmt.Sprintf("127.0.0.1:%d", notifyB))...)
-	if a.Token == "" {
-		a.Token = b.Token
-	}
-	b.Token = a.Token
-	env.serve = map[string]*served{"alpha": a, "beta": b}
-	step("both instances up")
-
+	alpha := append(flags, "--instance", "alpha", "--notify-listen", fmt.Sprintf("127.0.0.1:%d", notifyA))
+	dirA := t.TempDir()
+	a := startServeEnv(t, dirA, keyEnv, alpha...)
 	a.must(201, "POST", "/api/v1/policies", map[string]any{"name": "corp", "block_list": e2eBlockList, "allow_list": e2eAllowList,
 		"sources": []map[string]any{{"name": "vendor", "kind": "zone-transfer", "zone": rpzZone, "primaries": []string{env.prim.addr}, "ixfr": true,
 			"tsig": map[string]string{"name": tsigName, "algorithm": "hmac-sha256", "secret": tsigSecret}}}}, nil)
 	for nick, e := range map[string]*e2eEmu{"edge": env.edge, "watch": env.watch} {
-		b.must(201, "POST", "/api/v1/devices", map[string]any{
+		a.must(201, "POST", "/api/v1/devices", map[string]any{
 			"nickname": nick, "policy": "corp", "region": "us-east-1", "rule_group_id": e.Group, "endpoint_url": e.API,
 			"monitor_only": nick == "watch", "log_upload": map[string]any{"enabled": true, "sqs_queue_url": e.Queue},
 			"credentials": map[string]any{"type": "access_key", "access_key_id": "AKIAEMULATOR0000TEST", "secret_access_key": "emulator-secret-key-0000"},
@@ -127,6 +121,16 @@ func newE2E(t *testing.T) *e2e {
 		a.waitDevice(nick, "in_sync", func(d deviceView) bool { return d.Status.State == "in_sync" })
 	}
 	step("both devices in sync")
+	// The log consumers read the devices and the VPCs their first sync
+	// found when they start, then every 10 s: a resolution read in between
+	// would count for no device. Both instances start now, with the VPCs
+	// known.
+	a.stop()
+	a = startServeEnv(t, dirA, keyEnv, alpha...)
+	b := startServeEnv(t, t.TempDir(), keyEnv, append(flags, "--instance", "beta", "--notify-listen", fmt.Sprintf("127.0.0.1:%d", notifyB))...)
+	b.Token = a.Token
+	env.serve = map[string]*served{"alpha": a, "beta": b}
+	step("both instances up")
 	return env
 }
 
@@ -152,6 +156,7 @@ func TestE2E(t *testing.T) {
 	env := newE2E(t)
 	t.Logf("e2e: set up in %s", time.Since(start).Round(time.Millisecond))
 	env.traffic(t)
+	t.Logf("e2e: the traffic counted at %s", time.Since(start).Round(time.Millisecond))
 	samples := 1
 	if v, err := strconv.Atoi(os.Getenv("RPZFW_E2E_SAMPLES")); err == nil && v > 0 {
 		samples = v

@@ -31,6 +31,7 @@ type world struct {
 	hash      string // the plan all devices are in sync with
 	round     int    // policy changes made
 	puts      int    // objects put
+	motoPID   int
 }
 
 // setUp makes a bucket and queue per account, a rule group per device,
@@ -199,6 +200,7 @@ type result struct {
 	sync, ingest time.Duration
 	lines        float64
 	cpu, pgCPU   float64 // cores, on average: rpzfw serve, PostgreSQL
+	motoCPU      float64
 }
 
 func (r result) syncCol() string {
@@ -224,7 +226,7 @@ func (w *world) measure(ctx context.Context, sync, ingest bool) (result, error) 
 	if err != nil {
 		return r, err
 	}
-	cpu0, pg0, start := w.srv.cpuSeconds(), postgresCPU(), time.Now()
+	cpu0, pg0, moto0, start := w.srv.cpuSeconds(), postgresCPU(), procCPU(w.motoPID), time.Now()
 	ingested := make(chan error, 1)
 	if ingest {
 		r.lines = float64(w.c.objects * w.c.lines)
@@ -250,7 +252,7 @@ func (w *world) measure(ctx context.Context, sync, ingest bool) (result, error) 
 		}
 	}
 	took := time.Since(start).Seconds()
-	r.cpu, r.pgCPU = (w.srv.cpuSeconds()-cpu0)/took, (postgresCPU()-pg0)/took
+	r.cpu, r.pgCPU, r.motoCPU = (w.srv.cpuSeconds()-cpu0)/took, (postgresCPU()-pg0)/took, (procCPU(w.motoPID)-moto0)/took
 	return r, nil
 }
 

@@ -56,7 +56,7 @@ func main() {
 func run(ctx context.Context, c config) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	moto, stopMoto, err := startMoto()
+	moto, motoPID, stopMoto, err := startMoto()
 	if err != nil {
 		return err
 	}
@@ -88,13 +88,14 @@ func run(ctx context.Context, c config) error {
 	if err != nil {
 		return err
 	}
+	w.motoPID = motoPID
 	host, _ := os.Hostname()
 	fmt.Printf("Machine: %s, %d CPUs, %s. Date: %s. One rpzfw serve process, store %s.\n", host, runtime.NumCPU(), cpuModel(), time.Now().Format("2006-01-02"), storeName(c.database))
 	fmt.Printf("%d devices over %d emulated accounts (5 requests/s each, settle %s), one policy of %d domains, first sync of all: %s.\n",
 		c.devices, c.accounts, c.settle, c.domains, w.firstSync.Round(10*time.Millisecond))
 	fmt.Printf("Each ingest run: %d objects of %d lines (%.0f%% hits) over %d queues, put at once.\n\n", c.objects, c.lines, 100*c.hitShare, c.accounts)
-	fmt.Println("| load | policy change until all devices in_sync | lines ingested per second | CPU of rpzfw serve (cores, average) | CPU of PostgreSQL | RSS of rpzfw serve now / peak | machine load average after |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Println("| load | policy change until all devices in_sync | lines ingested per second | CPU of rpzfw serve (cores, average) | CPU of PostgreSQL | CPU of moto_server (S3, SQS) | RSS of rpzfw serve now / peak | machine load average after |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, m := range []struct {
 		name         string
 		sync, ingest bool
@@ -103,7 +104,7 @@ func run(ctx context.Context, c config) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", m.name, err)
 		}
-		fmt.Printf("| %s | %s | %s | %.2f | %.2f | %s | %s |\n", m.name, r.syncCol(), r.ingestCol(), r.cpu, r.pgCPU, srv.memory(), loadAverage())
+		fmt.Printf("| %s | %s | %s | %.2f | %.2f | %.2f | %s | %s |\n", m.name, r.syncCol(), r.ingestCol(), r.cpu, r.pgCPU, r.motoCPU, srv.memory(), loadAverage())
 	}
 	return nil
 }

@@ -30,7 +30,6 @@ type served struct {
 	cmd        *exec.Cmd
 	dir        string
 	url, token string
-	ticks      float64 // clock ticks a second, for /proc/PID/stat
 }
 
 var (
@@ -63,7 +62,7 @@ func startServe(ctx context.Context, bin, dsn string) (*served, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
-	s := &served{cmd: cmd, dir: dir, ticks: 100}
+	s := &served{cmd: cmd, dir: dir}
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -163,40 +162,42 @@ func (s *served) metric(name, label string) (float64, error) {
 }
 
 // cpuSeconds is the user and system CPU time the process has used.
-func (s *served) cpuSeconds() float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+func (s *served) cpuSeconds() float64 { return procCPU(s.cmd.Process.Pid) }
+
+// procCPU is the user and system CPU time of process pid, with that of
+// the children it reaped, in seconds (0 when it cannot be read).
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}
+	return statCPU(b)
+}
+
+// statCPU reads utime, stime, cutime and cstime from a /proc/PID/stat.
+func statCPU(b []byte) float64 {
 	// Fields after the command name (which may hold spaces) in ')'.
 	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
+	if len(f) < 15 {
 		return 0
 	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / s.ticks
+	var sum float64
+	for _, i := range []int{11, 12, 13, 14} {
+		v, _ := strconv.ParseFloat(f[i], 64)
+		sum += v / 100 // USER_HZ
+	}
+	return sum
 }
 
 // postgresCPU is the CPU time every postgres process on this machine has
-// used (the store's share of the work; 0 when none runs here).
+// used (a backend that exited is counted in the postmaster that reaped
+// it), other users' work included.
 func postgresCPU() float64 {
-	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	files, _ := filepath.Glob("/proc/[0-9]*/stat")
 	var sum float64
-	for _, f := range dirs {
-		b, err := os.ReadFile(f)
-		if err != nil || !bytes.Contains(b, []byte("(postgres)")) {
-			continue
-		}
-		fs := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(fs) < 15 {
-			continue
-		}
-		// utime, stime, and cutime, cstime: a backend that exited is
-		// counted in the postmaster that reaped it.
-		for _, i := range []int{11, 12, 13, 14} {
-			v, _ := strconv.ParseFloat(fs[i], 64)
-			sum += v / 100
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, []byte("(postgres)")) {
+			sum += statCPU(b)
 		}
 	}
 	return sum
@@ -261,30 +262,30 @@ func database(ctx context.Context, pg string) (string, func(), error) {
 }
 
 // startMoto runs moto_server (S3 and SQS with bucket notifications) on a
-// free port.
-func startMoto() (string, func(), error) {
+// free port; it returns its URL and process ID.
+func startMoto() (string, int, func(), error) {
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
-		return "", nil, fmt.Errorf("moto_server is needed and is not on PATH")
+		return "", 0, nil, fmt.Errorf("moto_server is needed and is not on PATH")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
 	u := fmt.Sprintf("http://127.0.0.1:%d", port)
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if res, err := http.Get(u + "/moto-api/"); err == nil {
 			res.Body.Close()
-			return u, stop, nil
+			return u, cmd.Process.Pid, stop, nil
 		}
 	}
 	stop()
-	return "", nil, fmt.Errorf("moto_server did not answer on %s", u)
+	return "", 0, nil, fmt.Errorf("moto_server did not answer on %s", u)
 }
