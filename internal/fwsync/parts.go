@@ -205,8 +205,11 @@ func keep(doms []string, deployed []*OwnedRule, max int) (kept [][]string, rest 
 }
 
 // placeInRoom puts whole root groups of rest (an entry and its wildcard)
-// into the deployed parts with room, most room first, and returns what
-// did not fit.
+// into the deployed parts with room, and returns what did not fit. They
+// go in blocks of one update call (spreadBlock), round-robin over the
+// parts, most room first: an addition of fewer goes to one list, a larger
+// one to several that settle side by side, for no more calls (each list
+// gets whole blocks but for the last).
 func placeInRoom(rest []string, kept, adds [][]string, max int) []string {
 	if len(rest) == 0 {
 		return nil
@@ -216,9 +219,22 @@ func placeInRoom(rest []string, kept, adds [][]string, max int) []string {
 		order[p] = p
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(len(kept[a]), len(kept[b])) })
+	quota := make([]int, len(kept))
+	for left, more := len(rest), true; left > 0 && more; {
+		more = false
+		for _, p := range order {
+			if n := min(spreadBlock, max-len(kept[p])-quota[p], left); n > 0 {
+				quota[p] += n
+				left -= n
+				more = true
+			}
+		}
+	}
 	byRoot := sortByRoot(rest)
+	short := 0 // what a cut at a root group left for the next part
 	for _, p := range order {
-		n := cutAtGroup(byRoot, max-len(kept[p]))
+		n := cutAtGroup(byRoot, min(quota[p]+short, max-len(kept[p])))
+		short = quota[p] + short - n
 		if n == 0 {
 			continue
 		}
@@ -227,6 +243,9 @@ func placeInRoom(rest []string, kept, adds [][]string, max int) []string {
 	}
 	return byRoot
 }
+
+// spreadBlock is the most domains one UpdateFirewallDomains sends.
+const spreadBlock = 1000
 
 // newParts splits domains (sorted by root) into as many new lists as
 // parts asks for, evenly, whole root groups each, every list sorted.

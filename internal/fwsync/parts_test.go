@@ -64,6 +64,7 @@ func TestStickyParts(t *testing.T) {
 		want     []string // the desired rules' names, in order
 		moved    int
 		sizes    []int // the desired rules' sizes, when they matter
+		updates  int   // the update calls, when they matter
 	}{
 		{name: "grows past the limit: the list stays as part 1", parts: Parts{Max: 100},
 			obs: deploy([]string{"r-1-nx"}, a[:90]), plan: sorted(a[5:90], names("n", 0, 40)),
@@ -77,6 +78,9 @@ func TestStickyParts(t *testing.T) {
 		{name: "churn within parts: additions go where there is room", parts: Parts{Max: 100},
 			obs: deploy([]string{"r-1-nx", "r-1-nx-2"}, a, b[:50]), plan: sorted(a[10:], b[5:50], names("n", 0, 20)),
 			want: []string{"r-1-nx", "r-1-nx-2"}, sizes: []int{90, 65}},
+		{name: "a large addition goes to several lists in blocks of one call", parts: Parts{Max: 3000},
+			obs: deploy([]string{"r-1-nx", "r-1-nx-2"}, names("a", 0, 1000), names("b", 0, 1000)), plan: sorted(names("a", 0, 1000), names("b", 0, 1000), names("n", 0, 2500)),
+			want: []string{"r-1-nx", "r-1-nx-2"}, sizes: []int{2500, 2000}, updates: 3},
 		{name: "an overflowing part gives up only its excess", parts: Parts{Max: 80},
 			obs: deploy([]string{"r-1-nx-1", "r-1-nx-2"}, a, b[:30]), plan: sorted(a, b[:30]),
 			want: []string{"r-1-nx-1", "r-1-nx-2"}, moved: 20, sizes: []int{80, 50}},
@@ -123,6 +127,15 @@ func TestStickyParts(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkCosts(t, c.obs, c.plan, p, moved)
+			updates := 0
+			for _, s := range p.Steps {
+				if s.Kind == StepAdd || s.Kind == StepRemove {
+					updates++
+				}
+			}
+			if c.updates > 0 && updates != c.updates {
+				t.Errorf("%d update calls, want %d", updates, c.updates)
+			}
 		})
 	}
 }
