@@ -183,3 +183,29 @@ func TestSandboxAWSPortTaken(t *testing.T) {
 	}
 	stopService(t, svc)
 }
+
+// TestSandboxLogPathInProcess runs the sandbox with its traffic and log
+// path in this process (so the race detector sees them) until a hit of
+// the sandbox device, attributed to a source, is stored.
+func TestSandboxLogPathInProcess(t *testing.T) {
+	svc := startSandboxService(t, t.TempDir(), func(c *Config) { c.SandboxTraffic, c.SandboxLogFlush = true, 200*time.Millisecond })
+	defer stopService(t, svc)
+	d := sandboxDev(t, svc)
+	deadline := time.Now().Add(3 * time.Minute) // bounds a failure only
+	for {
+		now := time.Now()
+		hits, err := svc.Store().SearchHits(context.Background(), store.HitQuery{LogFilter: store.LogFilter{OrgID: svc.Org.ID, From: now.Add(-time.Hour), To: now.Add(time.Minute)}, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range hits {
+			if h.DeviceID == d.ID && h.Source != "" && h.Entry != "" {
+				return
+			}
+		}
+		if now.After(deadline) {
+			t.Fatalf("no hit of the sandbox attributed to a source: %+v", hits)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
