@@ -83,7 +83,7 @@ func (f *serveFlags) config() (service.Config, error) {
 }
 
 func runServe(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("serve", "[flags]\n\nRuns the service: devices kept in sync with their policies, a JSON API under\n/api/v1, Prometheus metrics. With no flags: SQLite in the data directory and\nthe built-in emulator as a sandbox region with a sample device.")
+	fs := newFlags("serve", "[flags]\n\nRuns the service: devices kept in sync with their policies, a JSON API under\n/api/v1, Prometheus metrics. With no flags: SQLite in the data directory and\nthe built-in emulator as a sandbox region with a sample device, whose query\nlogs reach the reports through a local S3 and SQS, with a trickle of sample\ntraffic; a portal user \"admin\" is made on first start.")
 	var sf serveFlags
 	sf.register(fs)
 	if _, err := parseFlags(fs, args); err != nil {
