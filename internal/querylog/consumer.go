@@ -245,6 +245,9 @@ func (c *consumer) observe(ref ObjectRef, fresh bool, st ObjectStats, start, sen
 	mt.lines.WithLabelValues("unattributed").Add(float64(st.Unattributed))
 	mt.hits.WithLabelValues(store.ActionBlock).Add(float64(st.Blocked))
 	mt.hits.WithLabelValues(store.ActionAlert).Add(float64(st.Alerted))
+	for src, n := range st.BySource {
+		mt.feedHits.WithLabelValues(mt.feedLabel(src)).Add(float64(n))
+	}
 	mt.took.Observe(now.Sub(start).Seconds())
 	if !sent.IsZero() {
 		mt.lag.WithLabelValues("notification").Observe(now.Sub(sent).Seconds())

@@ -18,6 +18,9 @@ type ObjectStats struct {
 	Lines, BadLines, Hits, Unattributed int64
 	// Blocked and Alerted split the hits stored.
 	Blocked, Alerted int64
+	// BySource counts the hits stored by the source that caused them (a
+	// feed's name, or the allow or block list); "" when none was found.
+	BySource map[string]int64
 	// Newest is the time of its newest line.
 	Newest time.Time
 }
@@ -218,6 +221,10 @@ func (o *objectIngest) resolve(ctx context.Context) error {
 		for j, i := range idx {
 			h, src := &o.pending[i].h, srcs[j]
 			h.Kind, h.Rule, h.Entry, h.Source, h.Line = hitKind(h.Action, src), src.Rule, src.Entry, src.Source, src.Line
+			if o.stats.BySource == nil {
+				o.stats.BySource = map[string]int64{}
+			}
+			o.stats.BySource[h.Source]++
 		}
 	}
 	// In line order, as they came.

@@ -2,21 +2,27 @@ package querylog
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // metrics of the log pipeline. Labels take a few fixed values each (no
-// queue, device or object names), so their number stays bounded.
+// queue, device or object names), so their number stays bounded; the one
+// exception, a hit's source, is capped at maxFeedLabels names.
 type metrics struct {
 	messages *prometheus.CounterVec // result: ok, test, ignored, failed, quarantined, retried
 	objects  *prometheus.CounterVec // result: ok, duplicate, skipped, missing, failed
 	lines    *prometheus.CounterVec // kind: read, bad, unattributed
 	hits     *prometheus.CounterVec // action: BLOCK, ALERT
+	feedHits *prometheus.CounterVec // feed: a source's name, capped (feedLabel)
 	errs     *prometheus.CounterVec // op: receive, delete, visibility, get, store; class: access_denied, other
 	lag      *prometheus.HistogramVec
 	took     prometheus.Histogram
 	queues   prometheus.Gauge
+	// feeds are the source names given a label of their own.
+	feedMu sync.Mutex
+	feeds  map[string]bool
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -29,6 +35,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "S3 objects handled, by result (ok, duplicate, skipped: not a query log, missing, failed)."}, []string{"result"}),
 		lines: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "lines_total",
 			Help: "Query log lines, by kind (read, bad, unattributed)."}, []string{"kind"}),
+		feedHits: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "feed_hits_total",
+			Help: "BLOCK and ALERT hits stored, by the source that caused them (a feed's name, allow-list or block-list; unknown when none was found; other past the first 100 names)."}, []string{"feed"}),
 		hits: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "hits_total",
 			Help: "BLOCK and ALERT hits stored, by action."}, []string{"action"}),
 		errs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "errors_total",
@@ -54,6 +62,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.objects = reg1(m.objects).(*prometheus.CounterVec)
 	m.lines = reg1(m.lines).(*prometheus.CounterVec)
 	m.hits = reg1(m.hits).(*prometheus.CounterVec)
+	m.feedHits = reg1(m.feedHits).(*prometheus.CounterVec)
 	m.errs = reg1(m.errs).(*prometheus.CounterVec)
 	m.lag = reg1(m.lag).(*prometheus.HistogramVec)
 	m.took = reg1(m.took).(prometheus.Histogram)
@@ -72,4 +81,31 @@ func register(reg prometheus.Registerer, c prometheus.Collector) (prometheus.Col
 		return c, err
 	}
 	return c, nil
+}
+
+// maxFeedLabels bounds the feed label: source names come from users'
+// policies, so a store with many organizations could otherwise grow the
+// series without end.
+const maxFeedLabels = 100
+
+// feedLabel is the feed label of a source name: the name while fewer than
+// maxFeedLabels have been seen, "other" after; "unknown" for a hit whose
+// source was not found.
+func (m *metrics) feedLabel(source string) string {
+	if source == "" {
+		return "unknown"
+	}
+	m.feedMu.Lock()
+	defer m.feedMu.Unlock()
+	if m.feeds[source] {
+		return source
+	}
+	if len(m.feeds) >= maxFeedLabels {
+		return "other"
+	}
+	if m.feeds == nil {
+		m.feeds = map[string]bool{}
+	}
+	m.feeds[source] = true
+	return source
 }

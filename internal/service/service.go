@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/rpzfw/rpzfw/internal/api"
@@ -40,7 +39,7 @@ type Service struct {
 	log     *slog.Logger
 	store   store.Store
 	keys    *secret.Keyring
-	reg     *prometheus.Registry
+	reg     *registry
 	sandbox *emulator.Running
 	sbx     sandboxExtras
 	sched   *scheduler.Scheduler
@@ -99,7 +98,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: log, store: st, keys: keys, reg: prometheus.NewRegistry(), served: make(chan struct{})}
+	s := &Service{cfg: cfg, log: log, store: st, keys: keys, reg: newRegistry(), served: make(chan struct{})}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return s, nil
 }
