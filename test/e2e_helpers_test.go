@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -246,34 +245,95 @@ func (e *e2eEmu) putObject(t *testing.T, tag string, body []byte) {
 	}
 }
 
-// objectWith polls the bucket until an object not in seen holds name,
-// and returns when it was first listed. seen collects what was looked at.
-func (e *e2eEmu) objectWith(t *testing.T, name string, seen map[string]bool) time.Time {
+// landings records when each new object of a bucket is first listed,
+// listing every 5 ms from when it is made: the moment a log object lands,
+// to within a listing.
+type landings struct {
+	mu      sync.Mutex
+	first   map[string]time.Time
+	checked map[string]bool
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func (e *e2eEmu) watchLandings(t *testing.T) *landings {
 	t.Helper()
-	ctx := context.Background()
 	c := motoS3(e.moto)
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		out, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &e.Bucket})
+	list := func() ([]string, error) {
+		out, err := c.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: &e.Bucket})
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-		listed := time.Now()
+		keys := make([]string, 0, len(out.Contents))
 		for _, o := range out.Contents {
-			key := aws.ToString(o.Key)
-			if seen[key] {
-				continue
+			keys = append(keys, aws.ToString(o.Key))
+		}
+		return keys, nil
+	}
+	before, err := list()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &landings{first: map[string]time.Time{}, checked: map[string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
+	for _, k := range before {
+		l.checked[k] = true // there before: not a candidate
+	}
+	go func() {
+		defer close(l.done)
+		for {
+			select {
+			case <-l.stop:
+				return
+			case <-time.After(5 * time.Millisecond):
 			}
-			seen[key] = true
-			if e.objectHolds(t, key, name) {
-				return listed
+			keys, err := list()
+			now := time.Now()
+			if err != nil {
+				continue // the next listing tells
+			}
+			l.mu.Lock()
+			for _, k := range keys {
+				if _, ok := l.first[k]; !ok {
+					l.first[k] = now
+				}
+			}
+			l.mu.Unlock()
+		}
+	}()
+	return l
+}
+
+func (l *landings) close() { close(l.stop); <-l.done }
+
+// blockLanded waits for the object holding name's blocked (NXDOMAIN)
+// query and returns when it was first listed.
+func (e *e2eEmu) blockLanded(t *testing.T, l *landings, name string) time.Time {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		l.mu.Lock()
+		var fresh []string
+		for k := range l.first {
+			if !l.checked[k] {
+				fresh = append(fresh, k)
+				l.checked[k] = true
+			}
+		}
+		l.mu.Unlock()
+		for _, k := range fresh {
+			if e.objectBlocks(t, k, name) {
+				l.mu.Lock()
+				defer l.mu.Unlock()
+				return l.first[k]
 			}
 		}
 	}
-	t.Fatalf("no log object in %s holds %s", e.Bucket, name)
+	t.Fatalf("no log object in %s holds the block of %s", e.Bucket, name)
 	return time.Time{}
 }
 
-func (e *e2eEmu) objectHolds(t *testing.T, key, name string) bool {
+// objectBlocks says whether the object holds a line of name answered
+// NXDOMAIN.
+func (e *e2eEmu) objectBlocks(t *testing.T, key, name string) bool {
 	t.Helper()
 	out, err := motoS3(e.moto).GetObject(context.Background(), &s3.GetObjectInput{Bucket: &e.Bucket, Key: &key})
 	if err != nil {
@@ -284,11 +344,17 @@ func (e *e2eEmu) objectHolds(t *testing.T, key, name string) bool {
 	if err != nil {
 		t.Fatalf("%s: %v", key, err)
 	}
-	b, err := io.ReadAll(zr)
-	if err != nil {
+	sc := bufio.NewScanner(zr)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if bytes.Contains(line, []byte(`"query_name":"`+dns.Fqdn(name)+`"`)) && bytes.Contains(line, []byte(`"rcode":"NXDOMAIN"`)) {
+			return true
+		}
+	}
+	if err := sc.Err(); err != nil {
 		t.Fatalf("%s: %v", key, err)
 	}
-	return bytes.Contains(b, []byte(`"query_name":"`+dns.Fqdn(name)+`"`))
+	return false
 }
 
 // startPrimaryNotifying is a BIND 9 primary of rpzZone that sends

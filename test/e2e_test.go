@@ -241,21 +241,30 @@ func (env *e2e) waitReports(t *testing.T, s *served, extra int64, limit time.Dur
 // until the blocking device's DNS blocks it, and how long from the log
 // object holding that block landing in S3 until the hit is in the reports.
 func (env *e2e) measure(t *testing.T, samples int) {
-	seen := map[string]bool{}
 	var toFirewall, toReport []time.Duration
 	for k := range samples {
 		name := fmt.Sprintf("m%d.measure.example", k)
 		s := env.any()
+		// From a firewall at rest: the previous sample's sync is over.
+		for _, dev := range []string{"edge", "watch"} {
+			s.waitDevice(dev, "in_sync", func(d deviceView) bool { return d.Status.State == "in_sync" })
+		}
+		lands := env.edge.watchLandings(t)
 		start := time.Now()
 		env.prim.nsupdate(t, "update add "+name+"."+rpzZone+". 300 CNAME .")
 		blocked := env.edge.waitAnswer(t, name, "NXDOMAIN")
-		landed := env.edge.objectWith(t, name, seen)
-		waitUntil(t, time.Minute, "the hit of "+name+" in the reports", func() bool {
+		landed := env.edge.blockLanded(t, lands, name)
+		var reported time.Time
+		for deadline := time.Now().Add(time.Minute); reported.IsZero(); time.Sleep(10 * time.Millisecond) {
 			var page e2eHits
 			s.must(200, "GET", "/api/v1/reports/hits?device=edge&from=-1h&name="+name, nil, &page)
-			return len(page.Hits) == 1
-		})
-		reported := time.Now()
+			if len(page.Hits) == 1 {
+				reported = time.Now()
+			} else if time.Now().After(deadline) {
+				t.Fatalf("the hit of %s never reached the reports: %+v", name, page.Hits)
+			}
+		}
+		lands.close()
 		toFirewall, toReport = append(toFirewall, blocked.Sub(start)), append(toReport, reported.Sub(landed))
 		t.Logf("e2e-sample feed_to_firewall=%s log_to_report=%s", blocked.Sub(start).Round(time.Millisecond), reported.Sub(landed).Round(time.Millisecond))
 	}
