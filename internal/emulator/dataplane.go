@@ -190,10 +190,12 @@ func (d *DataPlane) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 			}
 		}
 	}
-	_ = w.WriteMsg(m)
+	// Logged before the reply goes out, so a client that has its answer
+	// knows the record is pending and a flush after it will carry it.
 	if d.e.logs != nil {
 		d.e.logs.add(d.record(w, q, m, verdict, meta))
 	}
+	_ = w.WriteMsg(m)
 }
 
 func (d *DataPlane) block(m *dns.Msg, q dns.Question, v dnsfw.Verdict) {
