@@ -229,6 +229,10 @@ func (r *run) sendUpdate(ctx context.Context, id string, op types.FirewallDomain
 				return err
 			}
 		}
+		var asked time.Duration // how long after its last change the list is asked to take this one
+		if t := r.changed[id]; !t.IsZero() {
+			asked = time.Since(t)
+		}
 		err := s.calls.do(ctx, "UpdateFirewallDomains", func() error {
 			_, err := s.api.UpdateFirewallDomains(ctx, &r53r.UpdateFirewallDomainsInput{FirewallDomainListId: &id, Operation: op, Domains: domains})
 			return err
@@ -236,7 +240,7 @@ func (r *run) sendUpdate(ctx context.Context, id string, op types.FirewallDomain
 		if isA[*types.ConflictException](err) && attempt < 8 {
 			r.pending[id] = true // still settling from an earlier change: wait, then again
 			if optimistic {
-				s.tuneFirstPoll(false)
+				s.tuneFirstPoll(false, asked)
 				optimistic = false
 			}
 			continue
@@ -245,7 +249,7 @@ func (r *run) sendUpdate(ctx context.Context, id string, op types.FirewallDomain
 			return err
 		}
 		if optimistic {
-			s.tuneFirstPoll(true)
+			s.tuneFirstPoll(true, 0)
 		}
 		return nil
 	}

@@ -77,12 +77,12 @@ type Syncer struct {
 	// list (nanoseconds); tooShort the longest such wait lately found too
 	// short.
 	lastSettle, tooShort atomic.Int64
-	cfg        Config
-	api        API
-	calls      *calls
-	store      StateStore
-	staging    Staging
-	quota      QuotaSource
+	cfg                  Config
+	api                  API
+	calls                *calls
+	store                StateStore
+	staging              Staging
+	quota                QuotaSource
 	// reusable are the orphans the current sync may refill (observe
 	// finds them), seen what observe read, deferred the list to ask about
 	// before saying nothing changed.
@@ -363,19 +363,22 @@ func (s *Syncer) saveTuning(st *State) {
 }
 
 // tuneFirstPoll shortens the wait a little after it sufficed, and lengthens
-// it after it did not. Each too-short wait costs a call and a wait more,
-// so the delay never comes back within 5% of the last one that did not
-// suffice; that memory fades slowly, so a service that grew faster is
-// still found.
-func (s *Syncer) tuneFirstPoll(sufficed bool) {
+// it after it did not: by a quarter, and at least past notYet, the longest
+// time after a change at which the list was seen still settling (0:
+// unknown). Jumping past what was seen learns a slow service in one sync
+// rather than one miss (a call and a wait) at a time. Each too-short wait
+// costs a call and a wait more, so the delay never comes back within 5% of
+// the last one that did not suffice; that memory fades slowly, so a
+// service that grew faster is still found.
+func (s *Syncer) tuneFirstPoll(sufficed bool, notYet time.Duration) {
 	d := s.firstPollDelay()
 	short := time.Duration(s.tooShort.Load())
 	if sufficed {
 		short = short * 999 / 1000
 		d = max(d*99/100, short*21/20)
 	} else {
-		short = max(short, d)
-		d = d * 5 / 4
+		short = max(short, d, notYet)
+		d = max(d*5/4, notYet*21/20)
 	}
 	s.tooShort.Store(int64(short))
 	s.lastSettle.Store(int64(max(d, time.Millisecond)))
@@ -396,12 +399,13 @@ type listStatus struct {
 // each.
 func (s *Syncer) settle(ctx context.Context, id string, fresh bool, changed time.Time) (listStatus, error) {
 	delay := s.cfg.PollInitial
+	if changed.IsZero() {
+		changed = time.Now()
+	}
+	var notYet time.Duration // the latest time after the change the list was seen settling
 	if fresh {
 		first := s.firstPollDelay()
-		wait := first
-		if !changed.IsZero() {
-			wait -= time.Since(changed)
-		}
+		wait := first - time.Since(changed)
 		if err := sleep(ctx, wait); err != nil {
 			return listStatus{}, err
 		}
@@ -412,6 +416,7 @@ func (s *Syncer) settle(ctx context.Context, id string, fresh bool, changed time
 	deadline := time.Now().Add(s.cfg.SettleTimeout)
 	for polls := 1; ; polls++ {
 		var out *r53r.GetFirewallDomainListOutput
+		asked := time.Since(changed)
 		err := s.calls.do(ctx, "GetFirewallDomainList", func() (err error) {
 			out, err = s.api.GetFirewallDomainList(ctx, &r53r.GetFirewallDomainListInput{FirewallDomainListId: &id})
 			return err
@@ -424,7 +429,7 @@ func (s *Syncer) settle(ctx context.Context, id string, fresh bool, changed time
 		switch l.Status {
 		case types.FirewallDomainListStatusComplete:
 			if fresh {
-				s.tuneFirstPoll(polls == 1)
+				s.tuneFirstPoll(polls == 1, notYet)
 			}
 			return st, nil
 		case types.FirewallDomainListStatusCompleteImportFailed:
@@ -432,6 +437,7 @@ func (s *Syncer) settle(ctx context.Context, id string, fresh bool, changed time
 			// list back and repair it by updates.
 			return st, &importFailedError{list: id, msg: aws.ToString(l.StatusMessage)}
 		}
+		notYet = asked
 		if time.Now().After(deadline) {
 			return listStatus{}, fmt.Errorf("domain list %s is still %s after %s", id, l.Status, s.cfg.SettleTimeout)
 		}
