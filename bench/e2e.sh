@@ -35,7 +35,7 @@ secs='function secs(d,  m, s) { m = 0; if (d ~ /m[0-9]/) { m = substr(d, 1, inde
 	return m * 60 + s }'
 stat() { # name: median and max of the samples' values of name
 	grep -o "e2e-sample .*" "$log" | tr ' ' '\n' | grep "^$1=" | cut -d= -f2 |
-		awk "$secs"'{ v[NR] = secs($0) } END { n = asort(v); printf "%.2f s | %.2f s", v[int((n + 1) / 2)], v[n] }'
+		awk "$secs"'{ v[NR] = secs($0) } END { n = asort(v); printf "%.3f s | %.3f s", v[int((n + 1) / 2)], v[n] }'
 }
 settle=$(grep -o 'emulator settle [^)]*' "$log" | head -1 | cut -d' ' -f3)
 echo "Feed change and log to report, $samples samples (two instances on PostgreSQL, emulator settle $settle, query logs flushed every 1 s):"
