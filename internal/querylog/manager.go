@@ -113,6 +113,19 @@ type Manager struct {
 	consumers map[string]*consumer
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
+	// wake asks for a refresh now (Wake), not at the next tick.
+	wake chan struct{}
+}
+
+// Wake asks the pipeline to read the devices again now: a device was
+// added or changed, or a sync stored its rule group's VPCs. Lines read
+// with the older set would count for no device, for good. It never
+// blocks; wakes while one is pending merge.
+func (m *Manager) Wake() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
 }
 
 // New makes the pipeline; Start runs it.
@@ -129,7 +142,7 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("querylog metrics: %w", err)
 	}
-	return &Manager{cfg: cfg, metrics: m, cache: newSourceCache(50_000), consumers: map[string]*consumer{}}, nil
+	return &Manager{cfg: cfg, metrics: m, cache: newSourceCache(50_000), consumers: map[string]*consumer{}, wake: make(chan struct{}, 1)}, nil
 }
 
 func (m *Manager) now() time.Time { return m.cfg.Now() }
@@ -179,6 +192,10 @@ func (m *Manager) loop(ctx context.Context) {
 		case <-tops.C:
 			if err := m.MakeTops(ctx); err != nil && ctx.Err() == nil {
 				m.cfg.Log.Warn("making the tops of past hours and days failed", "err", err)
+			}
+		case <-m.wake:
+			if err := m.refresh(ctx); err != nil && ctx.Err() == nil {
+				m.cfg.Log.Warn("reading the devices with log upload failed; keeping the current queues", "err", err)
 			}
 		case <-refresh.C:
 			if err := m.refresh(ctx); err != nil && ctx.Err() == nil {

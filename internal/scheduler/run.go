@@ -210,6 +210,9 @@ func (s *Scheduler) record(ctx, runCtx context.Context, d store.Device, pol stor
 		s.failed(&st, d, err)
 	}
 	s.putStatus(ctx, d, st)
+	if s.cfg.Stored != nil {
+		s.cfg.Stored()
+	}
 }
 
 // succeeded sets the status of a sync that worked.

@@ -83,6 +83,10 @@ type Config struct {
 	// fails softly and the scheduler's backoff takes over (0: awsclient's
 	// default).
 	MaxAttempts int
+	// Stored, when set, is called after a device's status is stored at the
+	// end of a sync: the log pipeline reads the rule group's VPCs from it
+	// and must not attribute lines with an older set.
+	Stored func()
 }
 
 func (c *Config) defaults() error {

@@ -130,11 +130,19 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.bootstrap(ctx); err != nil {
 		return err
 	}
+	// The log pipeline is made first so that a sync can wake it: it must
+	// read a rule group's VPCs before attributing lines by them.
+	logs, err := querylog.New(querylog.Config{Store: s.store, Keyring: s.keys, Log: s.log.With("part", "logs"), Registerer: s.reg,
+		AllowAmbient: s.cfg.AllowAmbientCredentials, Instance: s.cfg.Instance})
+	if err != nil {
+		return err
+	}
+	s.logs = logs
 	sched, err := scheduler.New(scheduler.Config{
 		Store: s.store, Keyring: s.keys, Instance: s.cfg.Instance, Log: s.log.With("part", "scheduler"),
 		Poll: s.cfg.Poll, Reconcile: s.cfg.Reconcile, LeaseTTL: s.cfg.LeaseTTL, Rate: s.cfg.Rate,
 		DataDir: s.cfg.DataDir, SandboxEndpoint: s.deviceRules().SandboxEndpoint, NotifyListen: s.cfg.NotifyListen,
-		Registerer: s.reg,
+		Registerer: s.reg, Stored: logs.Wake,
 	})
 	if err != nil {
 		return err
@@ -143,12 +151,6 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := sched.Start(ctx); err != nil {
 		return err
 	}
-	logs, err := querylog.New(querylog.Config{Store: s.store, Keyring: s.keys, Log: s.log.With("part", "logs"), Registerer: s.reg,
-		AllowAmbient: s.cfg.AllowAmbientCredentials, Instance: s.cfg.Instance})
-	if err != nil {
-		return err
-	}
-	s.logs = logs
 	if err := logs.Start(ctx); err != nil {
 		return fmt.Errorf("starting the query log consumers: %w", err)
 	}
@@ -319,7 +321,10 @@ func (s *Service) Shutdown(ctx context.Context) error {
 // actions is what the API asks of the service.
 type actions struct{ s *Service }
 
-func (a actions) Changed() { a.s.sched.Wake() }
+func (a actions) Changed() {
+	a.s.sched.Wake()
+	a.s.logs.Wake() // a device's log upload or rule group may have changed
+}
 
 func (a actions) SyncNow(ctx context.Context, d store.Device) error {
 	if err := a.s.store.RequestSync(ctx, d.ID); err != nil {
