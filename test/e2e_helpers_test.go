@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -514,4 +515,31 @@ func stats(samples []time.Duration) (median, most time.Duration) {
 	s := append([]time.Duration(nil), samples...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[len(s)/2], s[len(s)-1]
+}
+
+// portalShows checks that the portal's reports pages say what the ledgers
+// say: each device's blocked and alerted tiles, and every feed that caused
+// a hit. It logs in as the user the first instance made on its first start.
+func (env *e2e) portalShows(t *testing.T, s *served) {
+	t.Helper()
+	password := readTrimmed(t, filepath.Join(env.serve["alpha"].DataDir, "admin.password"))
+	code, portal := s.portalLogin("admin", password)
+	if code != http.StatusSeeOther {
+		t.Fatalf("portal login: %d, want 303", code)
+	}
+	edge, watch := env.tallies()
+	for dev, want := range map[string]tally{"edge": edge, "watch": watch} {
+		body := s.page(portal, "/ui/reports?device="+dev+"&range=1h")
+		for id, n := range map[string]int64{"tile-blocked": want.blocked, "tile-alerted": want.alerted} {
+			tile := fmt.Sprintf(`id="%s">%d<`, id, n)
+			if !strings.Contains(body, tile) {
+				t.Errorf("the portal's reports of %s lack %s", dev, tile)
+			}
+		}
+		for feed := range want.byFeed {
+			if feed != "" && !strings.Contains(body, ">"+feed+"<") {
+				t.Errorf("the portal's reports of %s do not name feed %q", dev, feed)
+			}
+		}
+	}
 }
