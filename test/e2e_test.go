@@ -404,13 +404,22 @@ func (env *e2e) halfChanged(t *testing.T) map[string]outcome {
 // and its queue is empty, so that the next messages are ours alone.
 func (env *e2e) quiet(t *testing.T, s *served) {
 	t.Helper()
-	waitUntil(t, time.Minute, "the queries asked to be stored", func() bool {
+	var last string
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
 		edge, _ := env.tallies()
 		var sum e2eSummary
 		s.must(200, "GET", "/api/v1/reports/summary?from=-1h&device=edge", nil, &sum)
 		v, f := env.edge.inFlight(t)
-		return sum.Resolutions == edge.resolutions && v == "0" && f == "0"
-	})
+		if sum.Resolutions == edge.resolutions && v == "0" && f == "0" {
+			return
+		}
+		last = fmt.Sprintf("%d resolutions stored of %d asked, %s messages waiting, %s in flight", sum.Resolutions, edge.resolutions, v, f)
+		if time.Now().After(deadline) {
+			var health map[string]any
+			s.must(200, "GET", "/api/v1/devices/edge/logs", nil, &health)
+			t.Fatalf("the queries asked were never all stored: %s; log health %v", last, health)
+		}
+	}
 }
 
 // bulkInFlight puts two large log objects in the blocking device's bucket,
