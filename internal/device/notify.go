@@ -62,9 +62,11 @@ func (p *Policies) answerNotify(ctx context.Context, w dns.ResponseWriter, r *dn
 	if t := r.IsTsig(); t != nil && w.TsigStatus() == nil {
 		reply.SetTsig(t.Hdr.Name, t.Algorithm, 300, time.Now().Unix())
 	}
+	// Counted before the answer goes: whoever got the answer may already
+	// be waiting for the fetches it started (a shutdown, a test's end).
+	p.refreshes.Add(len(targets))
 	_ = w.WriteMsg(reply)
 	for _, t := range targets {
-		p.refreshes.Add(1)
 		go func() {
 			defer p.refreshes.Done()
 			p.refreshNow(ctx, t)
