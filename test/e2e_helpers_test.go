@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -540,6 +541,52 @@ func (env *e2e) portalShows(t *testing.T, s *served) {
 			if feed != "" && !strings.Contains(body, ">"+feed+"<") {
 				t.Errorf("the portal's reports of %s do not name feed %q", dev, feed)
 			}
+		}
+	}
+}
+
+// hold makes every API call to the emulator that starts from now on wait
+// an hour: a sync in progress stops at its next call, in the middle, for
+// as long as the test needs, whatever the machine's speed. release puts
+// the faults back as they were; a call already held stays held (its
+// client is gone by then).
+func (e *e2eEmu) hold(t *testing.T) (release func()) {
+	t.Helper()
+	var was emulator.Faults
+	e.faults(t, http.MethodGet, nil, &was)
+	held := was
+	held.Ops = map[string]emulator.OpFault{"*": {Latency: emulator.Duration(time.Hour)}}
+	e.faults(t, http.MethodPut, held, nil)
+	return func() { e.faults(t, http.MethodPut, was, nil) }
+}
+
+// faults reads or sets the emulator's faults through its admin endpoint.
+func (e *e2eEmu) faults(t *testing.T, method string, in, out any) {
+	t.Helper()
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, e.API+"/_emulator/faults", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s the emulator's faults: %v", method, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("%s the emulator's faults: %d %s", method, resp.StatusCode, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("the emulator's faults: %v: %s", err, b)
 		}
 	}
 }

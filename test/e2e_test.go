@@ -257,7 +257,9 @@ func (env *e2e) measure(t *testing.T, samples int) {
 		blocked := env.edge.waitAnswer(t, name, "NXDOMAIN")
 		landed := env.edge.blockLanded(t, lands, name)
 		var reported time.Time
-		for deadline := time.Now().Add(time.Minute); reported.IsZero(); time.Sleep(10 * time.Millisecond) {
+		// The failure bound covers one redelivery: a message whose receive
+		// was lost comes back after SQS's 60 s visibility timeout.
+		for deadline := time.Now().Add(3 * time.Minute); reported.IsZero(); time.Sleep(10 * time.Millisecond) {
 			var page e2eHits
 			// Polled faster than a token may ask: a 429 is a poll skipped.
 			switch code := s.call("GET", "/api/v1/reports/hits?device=edge&from=-1h&name="+name, s.Token, nil, &page); code {
@@ -347,6 +349,9 @@ func (env *e2e) killMidway(t *testing.T) {
 	bulk := env.edge.bulkObject(t, e2eBulk)
 
 	w := env.halfChanged(t)
+	// The sync stops at its next call until the kill, so it is still in
+	// the middle however long the logs take to settle below.
+	release := env.edge.hold(t)
 	env.quiet(t, s)
 	env.bulkInFlight(t, bulk)
 	// Still syncing, and neither large object stored: the kill is in the
@@ -359,6 +364,7 @@ func (env *e2e) killMidway(t *testing.T) {
 		t.Fatalf("not in the middle of both at the kill: device %+v, %d resolutions stored", d.Status, sum.Resolutions)
 	}
 	victim.kill()
+	release()
 	killed := time.Now()
 	survivor := env.any()
 	env.finishAfterKill(t, survivor, w, oldHash)
@@ -405,7 +411,9 @@ func (env *e2e) halfChanged(t *testing.T) map[string]outcome {
 func (env *e2e) quiet(t *testing.T, s *served) {
 	t.Helper()
 	var last string
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+	// As in measure, the bound covers one redelivery after the visibility
+	// timeout.
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
 		edge, _ := env.tallies()
 		var sum e2eSummary
 		s.must(200, "GET", "/api/v1/reports/summary?from=-1h&device=edge", nil, &sum)
