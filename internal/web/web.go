@@ -106,7 +106,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	for _, name := range names {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partial_*.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
 		}
@@ -142,7 +142,8 @@ func (s *Server) routes() {
 }
 
 // pageNames are the page templates: every templates/*.html but the
-// layout, each parsed with the layout.
+// layout and the partial_*.html pieces pages share, each parsed with
+// those.
 func pageNames() ([]string, error) {
 	files, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
@@ -151,7 +152,7 @@ func pageNames() ([]string, error) {
 	var names []string
 	for _, f := range files {
 		name := strings.TrimSuffix(path.Base(f), ".html")
-		if name != "layout" {
+		if name != "layout" && !strings.HasPrefix(name, "partial_") {
 			names = append(names, name)
 		}
 	}
