@@ -218,19 +218,23 @@ func TestDeviceShowsItsLastSync(t *testing.T) {
 	d := e.storedDevice(e.orgA, "edge")
 	for i, added := range []int{10, 3} {
 		if _, err := e.store.AddRun(context.Background(), store.SyncRun{DeviceID: d.ID, Trigger: "policy", Result: store.ResultOK,
-			StartedAt: time.Unix(int64(1000+i), 0), Took: 1500 * time.Millisecond, Added: added, Calls: map[string]int{"UpdateFirewallDomains": added}}); err != nil {
+			StartedAt: time.Unix(int64(1000+i), 0), Took: 1500 * time.Millisecond, Added: added, Calls: map[string]int{"UpdateFirewallDomains": added},
+			UpdatesLowerBound: added - 1, CallsFloor: added + 4}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var after struct {
 		LastSync struct {
-			Added  int            `json:"added"`
-			TookMS int64          `json:"took_ms"`
-			Calls  map[string]int `json:"calls"`
+			Added      int            `json:"added"`
+			TookMS     int64          `json:"took_ms"`
+			Calls      map[string]int `json:"calls"`
+			LowerBound int            `json:"update_calls_lower_bound"`
+			Floor      int            `json:"calls_floor"`
 		} `json:"last_sync"`
 	}
 	e.must(200, "GET", "/api/v1/devices/edge", e.viewer, nil).json(t, &after)
-	if after.LastSync.Added != 3 || after.LastSync.TookMS != 1500 || after.LastSync.Calls["UpdateFirewallDomains"] != 3 {
+	if after.LastSync.Added != 3 || after.LastSync.TookMS != 1500 || after.LastSync.Calls["UpdateFirewallDomains"] != 3 ||
+		after.LastSync.LowerBound != 2 || after.LastSync.Floor != 7 {
 		t.Fatalf("last sync: %+v", after.LastSync)
 	}
 }

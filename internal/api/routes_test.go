@@ -120,7 +120,8 @@ func happyDeviceActions(t *testing.T, e *env) {
 	}
 	for i := range 3 {
 		if _, err := e.store.AddRun(ctx, store.SyncRun{DeviceID: stored.ID, Trigger: "manual", StartedAt: time.Now().Add(time.Duration(i) * time.Second),
-			Took: 1500 * time.Millisecond, Result: store.ResultOK, Calls: map[string]int{"UpdateFirewallDomains": 2}, Added: 5, Instance: "one"}); err != nil {
+			Took: 1500 * time.Millisecond, Result: store.ResultOK, Calls: map[string]int{"UpdateFirewallDomains": 2}, Added: 5,
+			UpdatesLowerBound: 1, CallsFloor: 6, Instance: "one"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -129,10 +130,13 @@ func happyDeviceActions(t *testing.T, e *env) {
 			Trigger, Result, Instance string
 			TookMS                    int64 `json:"took_ms"`
 			Calls                     map[string]int
+			LowerBound                int `json:"update_calls_lower_bound"`
+			Floor                     int `json:"calls_floor"`
 		}
 	}
 	e.must(200, "GET", "/api/v1/devices/edge-1/syncs?limit=2", e.viewer, nil).json(t, &syncs)
-	if len(syncs.Syncs) != 2 || syncs.Syncs[0].TookMS != 1500 || syncs.Syncs[0].Calls["UpdateFirewallDomains"] != 2 || syncs.Syncs[0].Instance != "one" {
+	if len(syncs.Syncs) != 2 || syncs.Syncs[0].TookMS != 1500 || syncs.Syncs[0].Calls["UpdateFirewallDomains"] != 2 || syncs.Syncs[0].Instance != "one" ||
+		syncs.Syncs[0].LowerBound != 1 || syncs.Syncs[0].Floor != 6 {
 		t.Fatalf("syncs: %+v", syncs)
 	}
 }

@@ -31,7 +31,10 @@ type syncRunView struct {
 	Calls     map[string]int `json:"calls" doc:"API calls made, by operation."`
 	Added     int            `json:"added"`
 	Removed   int            `json:"removed"`
-	Instance  string         `json:"instance" doc:"The rpzfw serve instance that ran it."`
+	// The bounds are those rpzfw sync prints, under the same names.
+	UpdateCallsLowerBound int    `json:"update_calls_lower_bound" doc:"The fewest domain updates (UpdateFirewallDomains and ImportFirewallDomains calls) these changes allow: per list, one per 1000 domains added and one per 1000 removed. 0 also when the run made no plan (calls_floor is 0)."`
+	CallsFloor            int    `json:"calls_floor" doc:"The fewest calls a safe (make-before-break) sync of these changes makes, to compare with the calls made (less the ListFirewallRuleGroupAssociations read after the sync). 0 when the run made no plan: an error before planning, an unchanged plan not sent again, a run recorded before this was kept."`
+	Instance              string `json:"instance" doc:"The rpzfw serve instance that ran it."`
 }
 
 // syncList is the answer of GET /api/v1/devices/{nickname}/syncs: newest
@@ -69,7 +72,8 @@ func viewRun(run store.SyncRun) syncRunView {
 	return syncRunView{
 		ID: run.ID, Trigger: run.Trigger, StartedAt: run.StartedAt.UTC(), TookMS: run.Took.Milliseconds(),
 		Result: run.Result, Error: run.Error, PlanHash: run.PlanHash, Calls: calls,
-		Added: run.Added, Removed: run.Removed, Instance: run.Instance,
+		Added: run.Added, Removed: run.Removed, UpdateCallsLowerBound: run.UpdatesLowerBound, CallsFloor: run.CallsFloor,
+		Instance: run.Instance,
 	}
 }
 

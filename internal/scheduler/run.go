@@ -178,7 +178,11 @@ func (s *Scheduler) record(ctx, runCtx context.Context, d store.Device, pol stor
 	run := store.SyncRun{DeviceID: d.ID, Trigger: trigger, StartedAt: start, Took: took, Result: out.result,
 		PlanHash: out.hash, Calls: out.calls, Instance: s.cfg.Instance}
 	if out.res != nil {
+		// A result always carries the plan it carried out, also when the
+		// sync failed part-way: its bounds say what the changes cost at
+		// least, beside what was spent.
 		run.Added, run.Removed = out.res.Plan.Added, out.res.Plan.Removed
+		run.UpdatesLowerBound, run.CallsFloor = out.res.LowerBound(), out.res.Floor()
 	}
 	if out.err != nil {
 		run.Result, run.Error = store.ResultError, out.err.Error()

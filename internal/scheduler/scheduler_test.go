@@ -63,6 +63,7 @@ func TestDeviceReachesTheFirewall(t *testing.T) {
 	if len(rs) == 0 || rs[len(rs)-1].Result != store.ResultOK || rs[len(rs)-1].Calls["CreateFirewallRule"] == 0 || rs[len(rs)-1].Added != 5 {
 		t.Errorf("runs: %+v", rs)
 	}
+	checkBounds(t, rs[len(rs)-1])
 
 	// An edited policy reaches the firewall.
 	e.updatePolicy("p", strings.Replace(policyDoc, `["blocked.example"]`, `["blocked.example", "new.example"]`, 1))
@@ -76,6 +77,8 @@ func TestDeviceReachesTheFirewall(t *testing.T) {
 	e.waitStatus(d, "same plan", func(st store.Status) bool { return inSync(st) && st.SyncedPolicyVersion == 3 })
 	if r := runs(e, d)[0]; r.Trigger != TriggerPolicy || r.Result != store.ResultUnchanged || len(r.Calls) != 0 {
 		t.Errorf("a plan already deployed was sent again:%s", describeRuns(runs(e, d)))
+	} else if r.UpdatesLowerBound != 0 || r.CallsFloor != 0 {
+		t.Errorf("a sync skipped without a plan recorded bounds %d/%d, want 0/0 (none)", r.UpdatesLowerBound, r.CallsFloor)
 	}
 
 	// A changed source reaches it too, through the feed watcher.
@@ -177,6 +180,28 @@ func TestThrottlingEndsInSync(t *testing.T) {
 	if !slices.ContainsFunc(rs, func(r store.SyncRun) bool { return r.Trigger == TriggerRetry && r.Result == store.ResultOK }) {
 		t.Errorf("no retry succeeded:%s", describeRuns(rs))
 	}
+	// A sync that failed part-way still recorded the bounds of the plan it
+	// was carrying out (its calls say it had one); one that failed before
+	// planning has neither. The faults fail some syncs mid-plan.
+	midPlan := 0
+	for _, r := range rs {
+		if r.Result != store.ResultError {
+			continue
+		}
+		if len(r.Calls) == 0 {
+			if r.UpdatesLowerBound != 0 || r.CallsFloor != 0 {
+				t.Errorf("a run that failed before planning recorded bounds %d/%d:%s", r.UpdatesLowerBound, r.CallsFloor, describeRuns([]store.SyncRun{r}))
+			}
+			continue
+		}
+		midPlan++
+		if r.CallsFloor < 2 {
+			t.Errorf("a run that failed part-way recorded the calls floor %d, want its plan's (at least the 2 reads):%s", r.CallsFloor, describeRuns([]store.SyncRun{r}))
+		}
+	}
+	if midPlan == 0 {
+		t.Errorf("no run failed part-way through its plan:%s", describeRuns(rs))
+	}
 	e.waitResolve("malware.example", "NXDOMAIN")
 }
 
@@ -215,4 +240,23 @@ func TestShrinkGuard(t *testing.T) {
 	e.sched.Wake()
 	e.waitStatus(d, "shrinking edit", func(st store.Status) bool { return inSync(st) && st.PlanDomains == 1 })
 	e.waitResolve("only.example", "NXDOMAIN")
+}
+
+// checkBounds holds a run that deployed changes to the bounds fwsync gives
+// for them: recorded, and below what the sync spent. The scheduler's own
+// read of the VPC associations is not part of the sync the floor bounds.
+func checkBounds(t *testing.T, r store.SyncRun) {
+	t.Helper()
+	updates, calls := r.Calls["UpdateFirewallDomains"]+r.Calls["ImportFirewallDomains"], 0
+	for op, n := range r.Calls {
+		if op != "ListFirewallRuleGroupAssociations" {
+			calls += n
+		}
+	}
+	if r.UpdatesLowerBound < 1 || r.UpdatesLowerBound > updates {
+		t.Errorf("run's update-call lower bound is %d, want 1 to the %d updates made", r.UpdatesLowerBound, updates)
+	}
+	if r.CallsFloor <= r.UpdatesLowerBound || r.CallsFloor > calls {
+		t.Errorf("run's calls floor is %d, want above the lower bound %d and at most the %d calls the sync made", r.CallsFloor, r.UpdatesLowerBound, calls)
+	}
 }

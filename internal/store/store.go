@@ -182,7 +182,15 @@ type SyncRun struct {
 	Calls     map[string]int
 	Added     int
 	Removed   int
-	Instance  string
+	// UpdatesLowerBound is the fewest domain-update calls and CallsFloor
+	// the fewest calls a safe sync of the run's changes could make
+	// (fwsync.Result.LowerBound and Floor): how close Calls came to the
+	// least possible. Both are 0 when the run made no plan (an error
+	// before planning, a skipped unchanged sync, a run recorded before
+	// they were kept).
+	UpdatesLowerBound int
+	CallsFloor        int
+	Instance          string
 }
 
 // Orgs keeps organizations.

@@ -74,6 +74,10 @@ type apiRun struct {
 	Calls     map[string]int `json:"calls"`
 	Added     int            `json:"added"`
 	Removed   int            `json:"removed"`
+	// CallsFloor is 0 for a run that made no plan: the page then shows
+	// no floor.
+	UpdateCallsLowerBound int `json:"update_calls_lower_bound"`
+	CallsFloor            int `json:"calls_floor"`
 }
 
 type apiLogHealth struct {

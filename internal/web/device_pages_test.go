@@ -226,14 +226,24 @@ func TestDeviceOverviewShowsStateAndHistory(t *testing.T) {
 		t.Error("an empty history is not said")
 	}
 	if _, err := e.st.AddRun(context.Background(), store.SyncRun{DeviceID: d.ID, Trigger: "manual", StartedAt: time.Now(), Took: 2500 * time.Millisecond, Result: "ok",
-		Calls: map[string]int{"UpdateFirewallDomains": 3, "ListFirewallRules": 1}, Added: 40, Removed: 2}); err != nil {
+		Calls: map[string]int{"UpdateFirewallDomains": 3, "ListFirewallRules": 1}, Added: 40, Removed: 2, UpdatesLowerBound: 1, CallsFloor: 3}); err != nil {
+		t.Fatal(err)
+	}
+	// A run that made no plan (or was recorded before bounds were kept) has
+	// no floor to show.
+	if _, err := e.st.AddRun(context.Background(), store.SyncRun{DeviceID: d.ID, Trigger: "retry", StartedAt: time.Now().Add(-time.Minute), Took: time.Second, Result: "ok",
+		Calls: map[string]int{"ListFirewallRules": 7}}); err != nil {
 		t.Fatal(err)
 	}
 	_, body, _ = get(t, c, e.srv.URL+"/ui/devices/edge")
-	for _, want := range []string{"manual", "+40 −2 domains", "<summary>4</summary>", "UpdateFirewallDomains</code> 3", "2.5s", "result-ok"} {
+	for _, want := range []string{"manual", "+40 −2 domains", "<summary>4 <span", "(floor 3)</span></summary>", "UpdateFirewallDomains</code> 3", "2.5s", "result-ok",
+		"<summary>7</summary>"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("sync history lacks %q", want)
 		}
+	}
+	if strings.Contains(body, "(floor 0)") {
+		t.Error("a run without a plan shows a floor of 0")
 	}
 }
 

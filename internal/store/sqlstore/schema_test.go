@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"testing"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/rpzfw/rpzfw/internal/store"
 )
 
 // TestOlderBinaryRefusesNewerSchema: a database migrated past what this
@@ -26,5 +31,72 @@ func TestOlderBinaryRefusesNewerSchema(t *testing.T) {
 	db.Close()
 	if _, err := Open(ctx, path, log); !errors.Is(err, ErrSchemaTooNew) {
 		t.Fatalf("opening a newer schema: %v, want ErrSchemaTooNew", err)
+	}
+}
+
+// TestSyncRunBoundsMigration: migration 00011 goes down and up again, and
+// a run recorded before it reads 0 for both bounds (unknown) with the rest
+// of the run intact.
+func TestSyncRunBoundsMigration(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			dsn := b.dsn(t)
+			db := mustOpen(t, dsn)
+			o, err := db.CreateOrg(ctx, "a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.CreatePolicy(ctx, store.Policy{OrgID: o.ID, Name: "p", Doc: []byte(`{"name":"p"}`)}); err != nil {
+				t.Fatal(err)
+			}
+			d, err := db.CreateDevice(ctx, store.Device{OrgID: o.ID, Nickname: "fw", Provider: "aws", Policy: "p",
+				Region: "eu-west-1", RuleGroupID: "rslvr-frg-0123456789abcdef", CredKind: store.CredAmbient})
+			if err != nil {
+				t.Fatal(err)
+			}
+			run := store.SyncRun{DeviceID: d.ID, Trigger: "policy", Result: store.ResultOK, Added: 1500,
+				Calls: map[string]int{"UpdateFirewallDomains": 2}, UpdatesLowerBound: 2, CallsFloor: 5}
+			if _, err := db.AddRun(ctx, run); err != nil {
+				t.Fatal(err)
+			}
+			downTo(t, db, 10)
+			if _, err := db.ListRuns(ctx, d.ID, 0); err == nil {
+				t.Error("the runs read their bounds after the migration went down")
+			}
+			db.Close()
+
+			db = mustOpen(t, dsn)
+			defer db.Close()
+			runs, err := db.ListRuns(ctx, d.ID, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) != 1 || runs[0].Added != 1500 || runs[0].Calls["UpdateFirewallDomains"] != 2 ||
+				runs[0].UpdatesLowerBound != 0 || runs[0].CallsFloor != 0 {
+				t.Errorf("a run kept through the migration: %+v, want its bounds 0 and the rest as it was", runs)
+			}
+		})
+	}
+}
+
+// downTo migrates db down to version v.
+func downTo(t *testing.T, db *DB, v int64) {
+	t.Helper()
+	gd := goose.DialectSQLite3
+	if db.dialect == dialectPostgres {
+		gd = goose.DialectPostgres
+	}
+	fsys, err := fs.Sub(migrations, "migrations/"+db.dialect.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(gd, db.db, fsys, goose.WithTableName(migrationsTable))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(t.Context(), v); err != nil {
+		t.Fatalf("migrating down to %d: %v", v, err)
 	}
 }

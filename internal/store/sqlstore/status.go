@@ -126,10 +126,11 @@ func (d *DB) AddRun(ctx context.Context, r store.SyncRun) (store.SyncRun, error)
 		return store.SyncRun{}, fmt.Errorf("recording a run of device %d: %w", r.DeviceID, err)
 	}
 	err = d.db.QueryRowContext(ctx, `INSERT INTO sync_runs (device_id, cause, started_at, took_ns, result,
-		error_reason, plan_hash, calls, added, removed, instance)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		error_reason, plan_hash, calls, added, removed, updates_lower_bound, calls_floor, instance)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
 		r.DeviceID, r.Trigger, nanos(r.StartedAt), int64(r.Took), r.Result,
-		r.Error, r.PlanHash, string(cj), int64(r.Added), int64(r.Removed), r.Instance).Scan(&r.ID)
+		r.Error, r.PlanHash, string(cj), int64(r.Added), int64(r.Removed),
+		int64(r.UpdatesLowerBound), int64(r.CallsFloor), r.Instance).Scan(&r.ID)
 	if isForeignKey(err) {
 		err = fmt.Errorf("device %d: %w", r.DeviceID, store.ErrNotFound)
 	}
@@ -146,7 +147,7 @@ func (d *DB) ListRuns(ctx context.Context, deviceID int64, limit int) ([]store.S
 		limit = maxRuns
 	}
 	rows, err := d.db.QueryContext(ctx, `SELECT id, device_id, cause, started_at, took_ns, result, error_reason,
-		plan_hash, calls, added, removed, instance
+		plan_hash, calls, added, removed, updates_lower_bound, calls_floor, instance
 		FROM sync_runs WHERE device_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2`, deviceID, int64(limit))
 	if err != nil {
 		return nil, fmt.Errorf("listing the runs of device %d: %w", deviceID, err)
@@ -155,13 +156,14 @@ func (d *DB) ListRuns(ctx context.Context, deviceID int64, limit int) ([]store.S
 	var out []store.SyncRun
 	for rows.Next() {
 		var (
-			r              store.SyncRun
-			started, took  int64
-			added, removed int64
-			calls          string
+			r                 store.SyncRun
+			started, took     int64
+			added, removed    int64
+			lowerBound, floor int64
+			calls             string
 		)
 		if err := rows.Scan(&r.ID, &r.DeviceID, &r.Trigger, &started, &took, &r.Result, &r.Error,
-			&r.PlanHash, &calls, &added, &removed, &r.Instance); err != nil {
+			&r.PlanHash, &calls, &added, &removed, &lowerBound, &floor, &r.Instance); err != nil {
 			return nil, fmt.Errorf("listing the runs of device %d: %w", deviceID, err)
 		}
 		if err := json.Unmarshal([]byte(calls), &r.Calls); err != nil {
@@ -170,6 +172,7 @@ func (d *DB) ListRuns(ctx context.Context, deviceID int64, limit int) ([]store.S
 		r.StartedAt = fromNanos(started)
 		r.Took = time.Duration(took)
 		r.Added, r.Removed = int(added), int(removed)
+		r.UpdatesLowerBound, r.CallsFloor = int(lowerBound), int(floor)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

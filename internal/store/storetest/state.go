@@ -126,7 +126,7 @@ func testRuns(t *testing.T, s store.Store) {
 			DeviceID: d.ID, Trigger: "policy", StartedAt: at(i), Took: time.Duration(i+1) * 1500 * time.Millisecond,
 			Result: store.ResultOK, Error: fmt.Sprint("e", i), PlanHash: fmt.Sprint("h", i),
 			Calls: map[string]int{"CreateFirewallDomainList": i, "ImportFirewallDomains": 2 * i},
-			Added: 10 * i, Removed: i, Instance: "host-1",
+			Added: 10 * i, Removed: i, UpdatesLowerBound: 3 * i, CallsFloor: 7*i + 2, Instance: "host-1",
 		})
 		wantErr(t, "AddRun", err, nil)
 		if r.ID == 0 {
