@@ -240,7 +240,7 @@ func (r *run) sendUpdate(ctx context.Context, id string, op types.FirewallDomain
 		if isA[*types.ConflictException](err) && attempt < 8 {
 			r.pending[id] = true // still settling from an earlier change: wait, then again
 			if optimistic {
-				s.tuneFirstPoll(false, asked)
+				s.tuner.missed(s.cfg.PollInitial, asked)
 				optimistic = false
 			}
 			continue
@@ -249,7 +249,7 @@ func (r *run) sendUpdate(ctx context.Context, id string, op types.FirewallDomain
 			return err
 		}
 		if optimistic {
-			s.tuneFirstPoll(true, 0)
+			s.tuner.sufficed(s.cfg.PollInitial, asked)
 		}
 		return nil
 	}

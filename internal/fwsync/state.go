@@ -57,6 +57,11 @@ type State struct {
 	// SettleShortNanos is the longest such delay lately found too short:
 	// the tuning keeps clear of it.
 	SettleShortNanos int64 `json:"settle_short_ns,omitempty"`
+	// SettleOKNanos is the shortest such delay lately seen to suffice,
+	// and SettleStreak how many have sufficed since the tuning last
+	// tried a shorter one.
+	SettleOKNanos int64 `json:"settle_ok_ns,omitempty"`
+	SettleStreak  int   `json:"settle_streak,omitempty"`
 	// Others caches the count of domains in lists that are not ours.
 	Others *OthersCount `json:"others,omitempty"`
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53resolver/types"
 
 	"github.com/rpzfw/rpzfw/internal/compile"
+	"github.com/rpzfw/rpzfw/internal/dnsfw"
 )
 
 // Tags rpzfw puts on the lists it owns.
@@ -73,16 +73,14 @@ const DefaultVerifyEvery = time.Hour
 
 // Syncer syncs one rule group.
 type Syncer struct {
-	// lastSettle is the tuned wait after a change before looking at the
-	// list (nanoseconds); tooShort the longest such wait lately found too
-	// short.
-	lastSettle, tooShort atomic.Int64
-	cfg                  Config
-	api                  API
-	calls                *calls
-	store                StateStore
-	staging              Staging
-	quota                QuotaSource
+	// tuner learns the wait after a change before looking at the list.
+	tuner   settleTuner
+	cfg     Config
+	api     API
+	calls   *calls
+	store   StateStore
+	staging Staging
+	quota   QuotaSource
 	// reusable are the orphans the current sync may refill (observe
 	// finds them), seen what observe read, deferred the list to ask about
 	// before saying nothing changed.
@@ -209,6 +207,20 @@ func (s *Syncer) Sync(ctx context.Context, compileTo CompileFunc, maxDomains int
 	return res, err
 }
 
+// checkSorted refuses rules whose domains are not sorted and distinct:
+// the planner diffs sorted slices, and would otherwise send wrong
+// changes. Compiled plans always are; this guards other callers.
+func checkSorted(rules []dnsfw.Rule) error {
+	for _, r := range rules {
+		for i := 1; i < len(r.Domains); i++ {
+			if r.Domains[i-1] >= r.Domains[i] {
+				return fmt.Errorf("rule %s: domains must be sorted and distinct, but %q comes before %q", r.Name, r.Domains[i-1], r.Domains[i])
+			}
+		}
+	}
+	return nil
+}
+
 // budget reads the domains quota into res and returns the room other
 // lists leave in it. When that room is below res.MaxDomains, the plan is
 // capped to it, less some headroom.
@@ -246,6 +258,9 @@ func (s *Syncer) planWithin(obs Observed, compileTo CompileFunc, res *Result, bu
 		}
 		cp, err := compileTo(res.MaxDomains)
 		if err != nil {
+			return Plan{}, err
+		}
+		if err := checkSorted(cp.Rules); err != nil {
 			return Plan{}, err
 		}
 		res.Compile = cp
@@ -342,47 +357,15 @@ type Locker interface {
 // firstPollDelay is how long to wait after a change before looking at the
 // list again, tuned by what came of earlier waits.
 func (s *Syncer) firstPollDelay() time.Duration {
-	if learned := time.Duration(s.lastSettle.Load()); learned > 0 {
-		return min(max(learned, time.Millisecond), s.cfg.PollMax)
-	}
-	return s.cfg.PollInitial
+	return s.tuner.get(s.cfg.PollInitial, s.cfg.PollMax)
 }
 
 // resumeTuning starts from the settle delay an earlier run of this device
 // learned, rather than from PollInitial in every run.
-func (s *Syncer) resumeTuning(st *State) {
-	if st.SettleNanos > 0 && s.lastSettle.Load() == 0 {
-		s.lastSettle.Store(st.SettleNanos)
-		s.tooShort.Store(st.SettleShortNanos)
-	}
-}
+func (s *Syncer) resumeTuning(st *State) { s.tuner.load(st) }
 
 // saveTuning records what this run learned in the state.
-func (s *Syncer) saveTuning(st *State) {
-	st.SettleNanos, st.SettleShortNanos = s.lastSettle.Load(), s.tooShort.Load()
-}
-
-// tuneFirstPoll shortens the wait a little after it sufficed, and lengthens
-// it after it did not: by a quarter, and at least past notYet, the longest
-// time after a change at which the list was seen still settling (0:
-// unknown). Jumping past what was seen learns a slow service in one sync
-// rather than one miss (a call and a wait) at a time. Each too-short wait
-// costs a call and a wait more, so the delay never comes back within 5% of
-// the last one that did not suffice; that memory fades slowly, so a
-// service that grew faster is still found.
-func (s *Syncer) tuneFirstPoll(sufficed bool, notYet time.Duration) {
-	d := s.firstPollDelay()
-	short := time.Duration(s.tooShort.Load())
-	if sufficed {
-		short = short * 999 / 1000
-		d = max(d*99/100, short*21/20)
-	} else {
-		short = max(short, d, notYet)
-		d = max(d*5/4, notYet*21/20)
-	}
-	s.tooShort.Store(int64(short))
-	s.lastSettle.Store(int64(max(d, time.Millisecond)))
-}
+func (s *Syncer) saveTuning(st *State) { s.tuner.save(st) }
 
 // listStatus is what a settled list's GetFirewallDomainList said.
 type listStatus struct {
@@ -429,7 +412,11 @@ func (s *Syncer) settle(ctx context.Context, id string, fresh bool, changed time
 		switch l.Status {
 		case types.FirewallDomainListStatusComplete:
 			if fresh {
-				s.tuneFirstPoll(polls == 1, notYet)
+				if polls == 1 {
+					s.tuner.sufficed(s.cfg.PollInitial, asked)
+				} else {
+					s.tuner.missed(s.cfg.PollInitial, notYet)
+				}
 			}
 			return st, nil
 		case types.FirewallDomainListStatusCompleteImportFailed:

@@ -1,47 +1,90 @@
 package fwsync
 
 import (
+	"github.com/rpzfw/rpzfw/internal/dnsfw"
 	"testing"
 	"time"
 )
 
-// TestTuneFirstPoll: the wait after a change shrinks while it suffices,
-// grows when it does not, and then keeps clear of the wait that did not
-// suffice for a long while (each too-short wait costs a call), and the
-// state carries both to the next run.
-func TestTuneFirstPoll(t *testing.T) {
-	s, err := New(nil, nil, nil, nil, Config{RuleGroupID: "g", PollInitial: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
+const ms = time.Millisecond
+
+// TestSettleTuner: the wait after a change starts from what was first
+// seen (not the untried initial guess), probes shorter only after a
+// streak of waits that sufficed, goes back to a wait known to suffice
+// after a miss, jumps past a slower service at once, and keeps clear of a
+// wait that did not suffice; the state carries it all to the next run.
+func TestSettleTuner(t *testing.T) {
+	const initial, most = 500 * ms, time.Minute
+	var tu settleTuner
+	if d := tu.get(initial, most); d != initial {
+		t.Fatalf("before anything is learned: %s, want the initial %s", d, initial)
 	}
-	for range 3 {
-		s.tuneFirstPoll(true, 0)
+	// A first sync saw its list settled 2 s after the change.
+	tu.sufficed(initial, 2000*ms)
+	if d := tu.get(initial, most); d != 2000*ms {
+		t.Fatalf("after a list was first seen settled at 2s: %s, want 2s (the 500ms guess was never tried)", d)
 	}
-	if d := s.firstPollDelay(); d >= 2*time.Second || d < 1900*time.Millisecond {
-		t.Fatalf("after three waits that sufficed: %s, want a little under 2s", d)
-	}
-	tooShort := s.firstPollDelay()
-	s.tuneFirstPoll(false, 0)
-	if d := s.firstPollDelay(); d <= tooShort*6/5 {
-		t.Fatalf("after a wait that did not suffice: %s, want well over %s", d, tooShort)
-	}
-	for i := range 40 {
-		s.tuneFirstPoll(true, 0)
-		if d := s.firstPollDelay(); d <= tooShort {
-			t.Fatalf("after %d waits that sufficed the wait is back to %s, which did not suffice", i+1, d)
+	// Waits that suffice keep it until a streak of them, then one probe.
+	for i := 1; i < probeEvery; i++ {
+		tu.sufficed(initial, 2000*ms)
+		if d := tu.get(initial, most); d != 2000*ms {
+			t.Fatalf("after %d waits that sufficed: %s, want 2s until %d have", i, d, probeEvery)
 		}
 	}
-	// A list seen settling 3 s after its change: the next wait starts
-	// past that at once, not a quarter more per miss.
-	s.tuneFirstPoll(false, 3*time.Second)
-	if d := s.firstPollDelay(); d < 3*time.Second {
+	tu.sufficed(initial, 2000*ms)
+	probe := tu.get(initial, most)
+	if probe >= 2000*ms || probe < 1900*ms {
+		t.Fatalf("after %d waits that sufficed: %s, want a probe a little under 2s", probeEvery, probe)
+	}
+	// The probe was too short: back to the 2 s known to suffice.
+	tu.missed(initial, probe)
+	if d := tu.get(initial, most); d != 2000*ms {
+		t.Fatalf("after a probe at %s missed: %s, want back to 2s", probe, d)
+	}
+	// It never probes within 5% of the miss again for a long while.
+	for i := range 4 * probeEvery {
+		tu.sufficed(initial, tu.get(initial, most))
+		if d := tu.get(initial, most); d <= probe {
+			t.Fatalf("after %d more waits that sufficed: %s, back at the %s that missed", i+1, d, probe)
+		}
+	}
+	// The service grew slower: seen settling 3 s after a change. The
+	// wait jumps past it at once rather than a quarter per miss.
+	tu.missed(initial, 3000*ms)
+	if d := tu.get(initial, most); d < 3000*ms {
 		t.Fatalf("after a list was seen settling at 3s: %s, want past 3s", d)
 	}
+	// A wait that did not suffice raises it by a quarter at least.
+	before := tu.get(initial, most)
+	tu.missed(initial, 0)
+	if d := tu.get(initial, most); d < before*5/4 {
+		t.Fatalf("after a wait of %s missed: %s, want at least a quarter more", before, d)
+	}
 	st := &State{}
-	s.saveTuning(st)
-	next, _ := New(nil, nil, nil, nil, Config{RuleGroupID: "g"})
-	next.resumeTuning(st)
-	if next.firstPollDelay() != s.firstPollDelay() || next.tooShort.Load() != s.tooShort.Load() {
-		t.Fatalf("the next run starts from %s, not %s", next.firstPollDelay(), s.firstPollDelay())
+	tu.save(st)
+	var next settleTuner
+	next.load(st)
+	if next.get(initial, most) != tu.get(initial, most) || next.short != tu.short || next.ok != tu.ok || next.streak != tu.streak {
+		t.Fatalf("the next run starts from %+v, not %+v", &next, &tu)
+	}
+}
+
+// TestCheckSorted: the planner diffs sorted slices, so a plan whose
+// domains are out of order or repeated is refused, not synced wrongly.
+func TestCheckSorted(t *testing.T) {
+	for _, c := range []struct {
+		domains []string
+		ok      bool
+	}{
+		{nil, true},
+		{[]string{"a.example"}, true},
+		{[]string{"a.example", "zz10.example", "zz9.example"}, true},
+		{[]string{"a.example", "zz9.example", "zz10.example"}, false},
+		{[]string{"a.example", "a.example"}, false},
+	} {
+		err := checkSorted([]dnsfw.Rule{{Name: "r", Domains: c.domains}})
+		if (err == nil) != c.ok {
+			t.Errorf("%v: err %v, want ok %v", c.domains, err, c.ok)
+		}
 	}
 }
