@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pressly/goose/v3"
@@ -98,5 +99,67 @@ func downTo(t *testing.T, db *DB, v int64) {
 	}
 	if _, err := p.DownTo(t.Context(), v); err != nil {
 		t.Fatalf("migrating down to %d: %v", v, err)
+	}
+}
+
+// TestLogTopsKeyedByDevice: migration 12 puts the device before the time
+// in the tops' key (so a report over all devices reads device 0's rows
+// alone), keeping every row both ways.
+func TestLogTopsKeyedByDevice(t *testing.T) {
+	keyQuery := map[string]string{
+		"sqlite": `SELECT name FROM pragma_index_info((SELECT name FROM sqlite_master
+			WHERE type = 'index' AND tbl_name = 'log_tops' AND name LIKE 'sqlite_autoindex%')) ORDER BY seqno`,
+		"postgres": `SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+			WHERE i.indrelid = 'log_tops'::regclass AND i.indisprimary ORDER BY array_position(i.indkey::int[], a.attnum::int)`,
+	}
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			dsn := b.dsn(t)
+			db := mustOpen(t, dsn)
+			for i, dev := range []int64{0, 1, 0} {
+				if _, err := db.db.ExecContext(ctx, `INSERT INTO log_tops (org_id, dim, width, at, device_id, value, blocked, alerted)
+					VALUES (1, 'domain', 3600, $1, $2, 'a.example.', 3, 0)`, int64(i)*3600e9, dev); err != nil {
+					t.Fatal(err)
+				}
+			}
+			key := func(db *DB) string {
+				rows, err := db.db.QueryContext(ctx, keyQuery[db.dialect.String()])
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer rows.Close()
+				var cols []string
+				for rows.Next() {
+					var c string
+					if err := rows.Scan(&c); err != nil {
+						t.Fatal(err)
+					}
+					cols = append(cols, c)
+				}
+				return strings.Join(cols, ",")
+			}
+			count := func(db *DB) (n int) {
+				if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM log_tops`).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			const byDevice, byTime = "org_id,dim,width,device_id,at,value", "org_id,dim,width,at,device_id,value"
+			if k := key(db); k != byDevice {
+				t.Errorf("tops keyed by %s, want %s", k, byDevice)
+			}
+			downTo(t, db, 11)
+			if k, n := key(db), count(db); k != byTime || n != 3 {
+				t.Errorf("after going down: keyed by %s with %d rows, want %s with 3", k, n, byTime)
+			}
+			db.Close()
+			db = mustOpen(t, dsn)
+			defer db.Close()
+			if k, n := key(db), count(db); k != byDevice || n != 3 {
+				t.Errorf("after going up again: keyed by %s with %d rows, want %s with 3", k, n, byDevice)
+			}
+		})
 	}
 }

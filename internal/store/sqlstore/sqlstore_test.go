@@ -234,9 +234,15 @@ func TestMigrationsInStep(t *testing.T) {
 		"BLOB,", "BYTEA,",
 		"../postgres/", "../sqlite/",
 	)
+	// SQLite cannot change a primary key in place: it copies the table
+	// into one with the new key, where PostgreSQL alters the key.
+	rebuilt := map[string]bool{"00012_log_tops_by_device.sql": true}
 	for i := range lite {
 		if filepath.Base(lite[i]) != filepath.Base(pg[i]) {
 			t.Fatalf("migration %d is %s for SQLite, %s for PostgreSQL", i, lite[i], pg[i])
+		}
+		if rebuilt[filepath.Base(lite[i])] {
+			continue
 		}
 		l, _ := migrations.ReadFile(lite[i])
 		p, _ := migrations.ReadFile(pg[i])
