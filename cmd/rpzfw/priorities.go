@@ -14,11 +14,13 @@ import (
 // --priority-step ask for numbers of their own.
 type priorityFlags struct {
 	band     string
-	explicit bool // --first-priority or --priority-step was given
+	staging  string // sync's --staging-bucket: a first sync fills large rules as fewer lists with one
+	explicit bool   // --first-priority or --priority-step was given
 }
 
 func (f *priorityFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.band, "priority-band", fwsync.DefaultBand.String(), "`LO-HI` rule priorities sync may use (as sync's flag): rules are shown with the priorities sync gives them there")
+	fs.StringVar(&f.staging, "staging-bucket", "", "S3 `bucket` sync will import through, if any (as sync's flag): it changes how many rules a large rule becomes, and so the priorities")
 }
 
 // parsed notes which numbering flags were given; call it after parsing.
@@ -44,7 +46,7 @@ func (f *priorityFlags) number(p *compile.Plan) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", errUsage, err)
 	}
-	prios, err := fwsync.FirstSyncPriorities(p.Rules, band)
+	prios, err := fwsync.FirstSyncPriorities(p.Rules, band, f.staging != "")
 	if err != nil {
 		return "", err
 	}
@@ -54,7 +56,12 @@ func (f *priorityFlags) number(p *compile.Plan) (string, error) {
 		"them: 'rpzfw sync --dry-run' shows the numbers it will use.\n", band)
 	for i := range p.Rules {
 		p.Rules[i].Priority = prios[i][0]
-		if n := len(prios[i]); n > 1 {
+		n := len(prios[i])
+		switch {
+		case n > 1 && f.staging == "" && len(p.Rules[i].Domains) > fwsync.DefaultFillPart:
+			fmt.Fprintf(&b, "%s is large: without --staging-bucket a first sync fills it as %d lists side by side,\nso it deploys it as %d rules with the same action, at priorities %s.\n",
+				p.Rules[i].Name, n, n, strings.Trim(fmt.Sprint(prios[i]), "[]"))
+		case n > 1:
 			fmt.Fprintf(&b, "%s holds more domains than one list may (%d): sync deploys it as %d rules\nwith the same action, at priorities %s.\n",
 				p.Rules[i].Name, fwsync.MaxListSize, n, strings.Trim(fmt.Sprint(prios[i]), "[]"))
 		}

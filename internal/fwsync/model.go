@@ -117,12 +117,17 @@ const MaxListSize = 250000
 // compiled plan in a rule group that holds none of rpzfw's rules yet: for
 // each plan rule, those of the rules it is deployed as (more than one when
 // its domains need several lists). It runs the sync's own planner, so the
-// numbers are the ones a first sync with a staging bucket sends (without
-// one, a large rule is filled as more lists: Parts.Fill), and it fails as
-// that sync would when the band cannot hold the rules. Later syncs keep deployed rules
-// where they are and place new ones between them.
-func FirstSyncPriorities(rules []dnsfw.Rule, band Band) ([][]int, error) {
-	desired, counts := splitPlan(rules, Observed{}, Parts{Max: MaxListSize})
+// numbers are the ones a first sync sends: with a staging bucket (staged)
+// a rule takes a list per MaxListSize domains; without one, a large rule
+// is filled as more, smaller lists side by side (Parts.Fill). It fails as
+// that sync would when the band cannot hold the rules. Later syncs keep
+// deployed rules where they are and place new ones between them.
+func FirstSyncPriorities(rules []dnsfw.Rule, band Band, staged bool) ([][]int, error) {
+	parts := Parts{Max: MaxListSize}
+	if !staged {
+		parts.Fill = DefaultFillPart
+	}
+	desired, counts := splitPlan(rules, Observed{}, parts)
 	p, err := MakePlan(Observed{}, desired, Options{Band: band})
 	if err != nil {
 		return nil, err

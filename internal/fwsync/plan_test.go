@@ -468,24 +468,36 @@ func TestFirstSyncPriorities(t *testing.T) {
 		{Name: "r-2-nxdomain", Action: "BLOCK", BlockResponse: &nx, Domains: big},
 		{Name: "r-3-alert", Action: "ALERT", Domains: []string{"look.example"}},
 	}
-	got, err := FirstSyncPriorities(rules, DefaultBand)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := MakePlan(Observed{}, DesiredFromPlan(rules, Observed{}, Parts{}), Options{Band: DefaultBand})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var created []int
-	for _, s := range p.Steps {
-		if s.Kind == StepCreateRule {
-			created = append(created, s.Priority)
+	created := func(parts Parts) []int {
+		p, err := MakePlan(Observed{}, DesiredFromPlan(rules, Observed{}, parts), Options{Band: DefaultBand})
+		if err != nil {
+			t.Fatal(err)
 		}
+		var out []int
+		for _, s := range p.Steps {
+			if s.Kind == StepCreateRule {
+				out = append(out, s.Priority)
+			}
+		}
+		return out
 	}
-	if fmt.Sprint(got) != "[[2599] [4199 5799] [7399]]" || fmt.Sprint(slices.Concat(got...)) != fmt.Sprint(created) {
-		t.Errorf("priorities %v; a first sync creates rules at %v", got, created)
+	// With a staging bucket: a list per 250,000 domains.
+	got, err := FirstSyncPriorities(rules, DefaultBand, true)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := FirstSyncPriorities(rules, Band{Lo: 10, Hi: 12}); err == nil || !strings.Contains(err.Error(), "4 rules do not fit the priority band 10-12") {
+	if want := created(Parts{}); fmt.Sprint(got) != "[[2599] [4199 5799] [7399]]" || fmt.Sprint(slices.Concat(got...)) != fmt.Sprint(want) {
+		t.Errorf("staged: priorities %v; a first sync creates rules at %v", got, want)
+	}
+	// Without one, the big rule is filled as eight lists side by side.
+	got, err = FirstSyncPriorities(rules, DefaultBand, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := created(Parts{Max: MaxListSize, Fill: DefaultFillPart}); len(got[1]) != maxFillParts || fmt.Sprint(slices.Concat(got...)) != fmt.Sprint(want) {
+		t.Errorf("without a staging bucket: priorities %v; a first sync creates rules at %v", got, want)
+	}
+	if _, err := FirstSyncPriorities(rules, Band{Lo: 10, Hi: 12}, true); err == nil || !strings.Contains(err.Error(), "4 rules do not fit the priority band 10-12") {
 		t.Errorf("a band too narrow: %v", err)
 	}
 }
