@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -33,17 +35,14 @@ func NewIngester(ctx context.Context, st store.Store, queue string, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	merged := &group{rgOf: map[int64]string{}, vpcOf: map[int64][]string{}}
+	var merged *group
 	for _, g := range groups {
-		if g.spec.URL != queue {
-			continue
-		}
-		merged.devs = append(merged.devs, g.devs...)
-		for id, rg := range g.rgOf {
-			merged.rgOf[id], merged.vpcOf[id] = rg, g.vpcOf[id]
+		if g.spec.URL == queue {
+			merged = g // each group of the queue knows all its devices
+			break
 		}
 	}
-	if len(merged.devs) == 0 {
+	if merged == nil {
 		return nil, fmt.Errorf("no device logs to %s", queue)
 	}
 	if log == nil {
@@ -110,5 +109,33 @@ func loadGroups(ctx context.Context, st store.Store) (map[string]*group, error) 
 		g.devs = append(g.devs, deviceRef{ID: d.ID, OrgID: d.OrgID})
 		g.rgOf[d.ID], g.vpcOf[d.ID] = d.RuleGroupID, status.VPCs
 	}
+	shareQueues(groups)
 	return groups, nil
+}
+
+// shareQueues gives each group every device of its queue. Devices that
+// share a queue but not credentials get a consumer each (a consumer reads
+// with one set of credentials), and SQS hands each message to one of
+// them: each must know all the queue's devices, or the lines of the
+// others' devices would count as unattributed.
+func shareQueues(groups map[string]*group) {
+	byURL := map[string][]*group{}
+	for _, g := range groups {
+		byURL[g.spec.URL] = append(byURL[g.spec.URL], g)
+	}
+	for _, gs := range byURL {
+		if len(gs) < 2 {
+			continue
+		}
+		var devs []deviceRef
+		rgOf, vpcOf := map[int64]string{}, map[int64][]string{}
+		for _, g := range gs {
+			devs = append(devs, g.devs...)
+			maps.Copy(rgOf, g.rgOf)
+			maps.Copy(vpcOf, g.vpcOf)
+		}
+		for _, g := range gs {
+			g.devs, g.rgOf, g.vpcOf = slices.Clone(devs), rgOf, vpcOf
+		}
+	}
 }

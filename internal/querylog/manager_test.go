@@ -182,7 +182,8 @@ func TestDeniedPutsDeviceInError(t *testing.T) {
 // TestOneConsumerPerQueue: devices that share a queue and credentials
 // share one consumer, which attributes each line of an object to its own
 // device; another queue, or the same queue with other credentials, gets
-// its own.
+// its own, and each consumer of a queue attributes the lines of all its
+// devices, whatever their credentials.
 func TestOneConsumerPerQueue(t *testing.T) {
 	ctx := t.Context()
 	s := openStore(t)
@@ -196,7 +197,8 @@ func TestOneConsumerPerQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := logLine(t0, "vpc-a", "x.bad.example.", "10.0.0.1", "rslvr-frg-a", "BLOCK", "list-1") + "\n" +
-		logLine(t0, "vpc-b", "y.bad.example.", "10.0.0.2", "rslvr-frg-b", "BLOCK", "list-1") + "\n"
+		logLine(t0, "vpc-b", "y.bad.example.", "10.0.0.2", "rslvr-frg-b", "BLOCK", "list-1") + "\n" +
+		logLine(t0, "vpc-d", "z.bad.example.", "10.0.0.4", "rslvr-frg-d", "BLOCK", "list-1") + "\n"
 	var mu sync.Mutex
 	made := map[string]int{}
 	shared := &fakeSQS{body: logObjectEvent}
@@ -240,7 +242,7 @@ func TestOneConsumerPerQueue(t *testing.T) {
 	if queues != 3 {
 		t.Errorf("queues gauge %v, want 3", queues)
 	}
-	for _, d := range []store.Device{a, b} {
+	for _, d := range []store.Device{a, b, role} {
 		hs, err := s.SearchHits(ctx, store.HitQuery{LogFilter: store.LogFilter{OrgID: d.OrgID, Devices: []int64{d.ID}, From: t0.Add(-time.Hour), To: t0.Add(time.Hour)}})
 		if err != nil || len(hs) != 1 {
 			t.Errorf("device %s: %d hits (%v), want 1", d.Nickname, len(hs), err)
