@@ -17,6 +17,11 @@
 //     names its field.
 //   - Errors are {"error": {"code", "message", "field"}}; an internal error
 //     is logged with the request ID and answered without its details.
+//   - The answers' types (DeviceView, LogHealth, PolicyStatus, ReportHits,
+//     ...) are exported because the portal decodes its in-process calls
+//     into them: one definition, so a field added here reaches the pages
+//     and the OpenAPI document alike. Their schema names do not follow a
+//     rename (schemaName), so clients keep theirs.
 package api
 
 import (

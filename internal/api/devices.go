@@ -9,8 +9,8 @@ import (
 	"github.com/rpzfw/rpzfw/internal/store"
 )
 
-// deviceView is a device as the API shows it.
-type deviceView struct {
+// DeviceView is a device as the API shows it.
+type DeviceView struct {
 	Nickname      string          `json:"nickname"`
 	Provider      string          `json:"provider"`
 	Policy        string          `json:"policy"`
@@ -19,22 +19,22 @@ type deviceView struct {
 	RuleGroupID   string          `json:"rule_group_id"`
 	EndpointURL   string          `json:"endpoint_url"`
 	PriorityBand  string          `json:"priority_band"`
-	Credentials   credentialsView `json:"credentials"`
+	Credentials   CredentialsView `json:"credentials"`
 	MaxPolicySize int             `json:"max_policy_size"`
 	MonitorOnly   bool            `json:"monitor_only"`
-	LogUpload     logUploadView   `json:"log_upload"`
+	LogUpload     LogUploadView   `json:"log_upload"`
 	Paused        bool            `json:"paused"`
 	AccountID     string          `json:"account_id" doc:"The AWS account, learned at the first sync (read-only)."`
-	Status        statusView      `json:"status"`
+	Status        StatusView      `json:"status"`
 	// LastSync is the newest run (one device's GET only; the list leaves
 	// it out).
-	LastSync  *syncRunView `json:"last_sync,omitempty" doc:"The newest sync run: calls by operation, domains added and removed, duration. Only on GET of one device."`
+	LastSync  *SyncRunView `json:"last_sync,omitempty" doc:"The newest sync run: calls by operation, domains added and removed, duration. Only on GET of one device."`
 	CreatedAt time.Time    `json:"created_at"`
 	UpdatedAt time.Time    `json:"updated_at"`
 }
 
-// credentialsView shows credentials without the secret.
-type credentialsView struct {
+// CredentialsView shows credentials without the secret.
+type CredentialsView struct {
 	Type        string `json:"type" doc:"access_key, role or ambient; empty for a sandbox device (the emulator's own)."`
 	AccessKeyID string `json:"access_key_id,omitempty"`
 	SecretSet   bool   `json:"secret_set" doc:"A secret access key is stored (it is never shown)."`
@@ -42,14 +42,14 @@ type credentialsView struct {
 	ExternalID  string `json:"external_id,omitempty"`
 }
 
-type logUploadView struct {
+type LogUploadView struct {
 	Enabled     bool   `json:"enabled"`
 	SQSQueueURL string `json:"sqs_queue_url"`
 }
 
-// statusView is a device's state as the scheduler last left it. Times
+// StatusView is a device's state as the scheduler last left it. Times
 // never set are null.
-type statusView struct {
+type StatusView struct {
 	State            string     `json:"state" doc:"pending, syncing, in_sync, error or paused."`
 	Error            string     `json:"error,omitempty"`
 	ErrorHard        bool       `json:"error_hard" doc:"The error waits for a change or sync now rather than a retry."`
@@ -66,22 +66,22 @@ type statusView struct {
 	VPCs             []string   `json:"vpcs"`
 }
 
-// deviceList is the answer of GET /api/v1/devices.
-type deviceList struct {
-	Devices []deviceView `json:"devices"`
+// DeviceList is the answer of GET /api/v1/devices.
+type DeviceList struct {
+	Devices []DeviceView `json:"devices"`
 }
 
-func viewDevice(d store.Device, st store.Status) deviceView {
-	v := deviceView{
+func viewDevice(d store.Device, st store.Status) DeviceView {
+	v := DeviceView{
 		Nickname: d.Nickname, Provider: d.Provider, Policy: d.Policy, Note: d.Note, Region: d.Region,
 		RuleGroupID: d.RuleGroupID, EndpointURL: d.EndpointURL, PriorityBand: d.PriorityBand,
-		Credentials: credentialsView{Type: d.CredKind, AccessKeyID: d.AccessKeyID, SecretSet: len(d.SecretKey) > 0,
+		Credentials: CredentialsView{Type: d.CredKind, AccessKeyID: d.AccessKeyID, SecretSet: len(d.SecretKey) > 0,
 			RoleARN: d.RoleARN, ExternalID: d.ExternalID},
 		MaxPolicySize: d.MaxPolicySize, MonitorOnly: d.MonitorOnly,
-		LogUpload: logUploadView{Enabled: d.LogEnabled, SQSQueueURL: d.LogQueueURL},
+		LogUpload: LogUploadView{Enabled: d.LogEnabled, SQSQueueURL: d.LogQueueURL},
 		Paused:    d.Paused, AccountID: d.AccountID,
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
-		Status: statusView{
+		Status: StatusView{
 			State: st.State, Error: st.Error, ErrorHard: st.ErrorHard, SyncRequested: st.SyncRequested,
 			Retries: st.Retries, NextAttempt: timeOrNil(st.NextAttempt), PolicyUpdatedAt: timeOrNil(st.PolicyUpdatedAt),
 			PlanHash: st.PlanHash, PlanDomains: st.PlanDomains, PlanTruncated: st.PlanTruncated,
@@ -134,7 +134,7 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, c caller) e
 	if err != nil {
 		return fmt.Errorf("listing devices: %w", err)
 	}
-	out := deviceList{Devices: []deviceView{}}
+	out := DeviceList{Devices: []DeviceView{}}
 	for _, d := range ds {
 		st, err := s.cfg.Store.GetStatus(r.Context(), d.ID)
 		if err != nil {

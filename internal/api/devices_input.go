@@ -14,7 +14,7 @@ import (
 // deviceInput is the body of POST and PATCH /api/v1/devices. Every field
 // is optional: POST fills defaults, PATCH changes only the fields given (a
 // null is the same as leaving the field out; "" clears a text field). The
-// read-only fields of deviceView may be sent back as read and are ignored.
+// read-only fields of DeviceView may be sent back as read and are ignored.
 type deviceInput struct {
 	Nickname      *string           `json:"nickname"`
 	Provider      *string           `json:"provider"`

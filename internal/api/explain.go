@@ -43,15 +43,15 @@ type explainInput struct {
 	Device string `json:"device,omitempty" doc:"Compile with this device's settings (mode, maximum size); default: the first device using the policy, else the defaults."`
 }
 
-// compileSettings says which settings a policy is compiled with.
-type compileSettings struct {
+// CompileSettings says which settings a policy is compiled with.
+type CompileSettings struct {
 	Device      string `json:"device,omitempty" doc:"The device whose settings were used; empty: the defaults."`
 	MonitorOnly bool   `json:"monitor_only"`
 	MaxDomains  int    `json:"max_domains"`
 }
 
-// explainStep is what one source says about the name.
-type explainStep struct {
+// ExplainStep is what one source says about the name.
+type ExplainStep struct {
 	Source  string `json:"source"`
 	Match   bool   `json:"match"`
 	Line    int    `json:"line,omitempty"`
@@ -59,9 +59,9 @@ type explainStep struct {
 	Decides bool   `json:"decides"`
 }
 
-// explainRemoval is a record BIND would have used that DNS Firewall
+// ExplainRemoval is a record BIND would have used that DNS Firewall
 // cannot express.
-type explainRemoval struct {
+type ExplainRemoval struct {
 	Source string `json:"source"`
 	Line   int    `json:"line"`
 	Entry  string `json:"entry"`
@@ -70,8 +70,8 @@ type explainRemoval struct {
 	Why    string `json:"why"`
 }
 
-// explainRule is the rule of the plan that enforces the outcome.
-type explainRule struct {
+// ExplainRule is the rule of the plan that enforces the outcome.
+type ExplainRule struct {
 	Name     string `json:"name"`
 	Priority int    `json:"priority"`
 	Action   string `json:"action" doc:"ALLOW, ALERT, or BLOCK with its response (NXDOMAIN, NODATA, OVERRIDE CNAME ...)."`
@@ -81,17 +81,17 @@ type explainRule struct {
 	CarveOut bool   `json:"carve_out" doc:"An ALLOW entry no record asked for: it undoes a broader entry where the policy says no rewrite."`
 }
 
-// explainResult is the answer of POST /api/v1/policies/{name}/explain.
-type explainResult struct {
+// ExplainResult is the answer of POST /api/v1/policies/{name}/explain.
+type ExplainResult struct {
 	Name     string          `json:"name"`
-	Settings compileSettings `json:"settings"`
-	Steps    []explainStep   `json:"steps" doc:"Each source in precedence order and what it says."`
+	Settings CompileSettings `json:"settings"`
+	Steps    []ExplainStep   `json:"steps" doc:"Each source in precedence order and what it says."`
 	// DecidedBy is the source that decides, "" when none matches.
 	DecidedBy string          `json:"decided_by" doc:"The deciding source; empty when no source matches."`
 	Line      int             `json:"line,omitempty" doc:"The deciding record's line."`
 	Bind      string          `json:"bind" doc:"What BIND would answer with this policy (NXDOMAIN, no rewrite, ...)."`
-	Removed   *explainRemoval `json:"removed,omitempty"`
-	Rule      *explainRule    `json:"rule,omitempty" doc:"The enforcing rule; absent when no rule matches and the query resolves normally."`
+	Removed   *ExplainRemoval `json:"removed,omitempty"`
+	Rule      *ExplainRule    `json:"rule,omitempty" doc:"The enforcing rule; absent when no rule matches and the query resolves normally."`
 	Outcome   string          `json:"outcome" doc:"What a client sees from the device."`
 	Agree     bool            `json:"agree" doc:"False when the plan differs from the policy for this name (only truncation does that)."`
 	Text      string          `json:"text" doc:"The explanation as rpzfw explain prints it."`
@@ -159,10 +159,10 @@ func queryName(raw string) (string, error) {
 // settingsFor returns the compile settings of the device named nick
 // (which must use the policy), else of the first device (by nickname)
 // that uses it, else the defaults.
-func (s *Server) settingsFor(ctx context.Context, c caller, policy, nick string) (compile.Settings, compileSettings, error) {
+func (s *Server) settingsFor(ctx context.Context, c caller, policy, nick string) (compile.Settings, CompileSettings, error) {
 	devs, err := s.cfg.Store.ListDevices(ctx, c.org())
 	if err != nil {
-		return compile.Settings{}, compileSettings{}, fmt.Errorf("listing devices: %w", err)
+		return compile.Settings{}, CompileSettings{}, fmt.Errorf("listing devices: %w", err)
 	}
 	slices.SortFunc(devs, func(a, b store.Device) int { return strings.Compare(a.Nickname, b.Nickname) })
 	for _, d := range devs {
@@ -170,12 +170,12 @@ func (s *Server) settingsFor(ctx context.Context, c caller, policy, nick string)
 			continue
 		}
 		set := device.Settings(d)
-		return set, compileSettings{Device: d.Nickname, MonitorOnly: set.MonitorOnly, MaxDomains: max(set.MaxDomains, 0)}, nil
+		return set, CompileSettings{Device: d.Nickname, MonitorOnly: set.MonitorOnly, MaxDomains: max(set.MaxDomains, 0)}, nil
 	}
 	if nick != "" {
-		return compile.Settings{}, compileSettings{}, apiErr(http.StatusUnprocessableEntity, CodeInvalid, "device", "no device named %q uses policy %q", nick, policy)
+		return compile.Settings{}, CompileSettings{}, apiErr(http.StatusUnprocessableEntity, CodeInvalid, "device", "no device named %q uses policy %q", nick, policy)
 	}
-	return compile.Settings{}, compileSettings{MaxDomains: compile.DefaultMaxDomains}, nil
+	return compile.Settings{}, CompileSettings{MaxDomains: compile.DefaultMaxDomains}, nil
 }
 
 // policyReadError says why a policy could not be read: a source without a
@@ -187,20 +187,20 @@ func policyReadError(name string, err error) error {
 	return fmt.Errorf("reading policy %q: %w", name, err)
 }
 
-func explainView(e compile.Explanation, p *compile.Plan, cs compileSettings) (explainResult, error) {
+func explainView(e compile.Explanation, p *compile.Plan, cs CompileSettings) (ExplainResult, error) {
 	d := e.Decision
-	out := explainResult{Name: d.Name, Settings: cs, Bind: d.Describe, Agree: e.Agree, Outcome: e.Verdict.Outcome(false)}
+	out := ExplainResult{Name: d.Name, Settings: cs, Bind: d.Describe, Agree: e.Agree, Outcome: e.Verdict.Outcome(false)}
 	if cs.MaxDomains == 0 {
 		out.Settings.MaxDomains = p.Settings.MaxDomains
 	}
 	for i, st := range d.Steps {
-		out.Steps = append(out.Steps, explainStep{Source: st.Source, Match: st.Match, Line: st.Line, Says: st.Says, Decides: i == d.Source})
+		out.Steps = append(out.Steps, ExplainStep{Source: st.Source, Match: st.Match, Line: st.Line, Says: st.Says, Decides: i == d.Source})
 	}
 	if d.Source >= 0 && d.Source < len(d.Steps) {
 		out.DecidedBy, out.Line = d.Steps[d.Source].Source, d.Line
 	}
 	if rm := d.Removed; rm != nil && rm.Source >= 0 && rm.Source < len(p.Sources) {
-		out.Removed = &explainRemoval{Source: p.Sources[rm.Source], Line: rm.Line, Entry: rm.Entry, Says: rm.Says, Reason: rm.Reason, Why: rm.Why}
+		out.Removed = &ExplainRemoval{Source: p.Sources[rm.Source], Line: rm.Line, Entry: rm.Entry, Says: rm.Says, Reason: rm.Reason, Why: rm.Why}
 	}
 	if e.Rule != nil {
 		action := e.Rule.Action
@@ -210,7 +210,7 @@ func explainView(e compile.Explanation, p *compile.Plan, cs compileSettings) (ex
 		if e.Rule.BlockOverrideDomain != nil {
 			action += " CNAME " + *e.Rule.BlockOverrideDomain
 		}
-		rule := &explainRule{Name: e.Rule.Name, Priority: e.Rule.Priority, Action: action, Entry: e.Verdict.Entry}
+		rule := &ExplainRule{Name: e.Rule.Name, Priority: e.Rule.Priority, Action: action, Entry: e.Verdict.Entry}
 		if o := e.Origin; o != nil {
 			if o.Source < 0 {
 				rule.CarveOut = true

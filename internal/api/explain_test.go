@@ -65,7 +65,7 @@ func TestExplainPolicy(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var got explainResult
+			var got ExplainResult
 			e.must(200, "POST", "/api/v1/policies/fp/explain", e.viewer, map[string]string{"name": tc.name}).json(t, &got)
 			if got.DecidedBy != tc.decidedBy || (tc.line != 0 && got.Line != tc.line) {
 				t.Errorf("decided by %q line %d, want %q line %d: %+v", got.DecidedBy, got.Line, tc.decidedBy, tc.line, got)
@@ -87,7 +87,7 @@ func TestExplainPolicy(t *testing.T) {
 			}
 		})
 	}
-	var drop explainResult
+	var drop ExplainResult
 	e.must(200, "POST", "/api/v1/policies/fp/explain", e.admin, map[string]string{"name": "drop.example"}).json(t, &drop)
 	if drop.Removed == nil || drop.Removed.Source != "feed" || drop.Removed.Line != 7 {
 		t.Errorf("drop.example: removed %+v, want the DROP record of feed line 7", drop.Removed)
@@ -111,7 +111,7 @@ func TestExplainErrors(t *testing.T) {
 	e.wantError(404, CodeNotFound, "", "POST", "/api/v1/policies/nope/explain", e.viewer, map[string]string{"name": "a.example"})
 	e.wantError(404, CodeNotFound, "", "POST", "/api/v1/policies/fp/explain", e.adminB, map[string]string{"name": "a.example"})
 	e.wantError(401, CodeUnauthorized, "", "POST", "/api/v1/policies/fp/explain", "", map[string]string{"name": "a.example"})
-	var got explainResult
+	var got ExplainResult
 	e.must(200, "POST", "/api/v1/policies/other/explain", e.viewer, map[string]string{"name": "bad.example", "device": "elsewhere"}).json(t, &got)
 	if got.Settings.Device != "elsewhere" || got.Settings.MaxDomains != 10 || got.DecidedBy != "block-list" {
 		t.Errorf("with a device: %+v, want its settings and the block list deciding", got)
@@ -132,7 +132,7 @@ func TestPolicyStatusAndAccept(t *testing.T) {
 	recs = append(recs, "drop.example CNAME rpz-drop.")
 	path := zoneFile(t, root, 1, recs...)
 	e.must(201, "POST", "/api/v1/policies", e.admin, feedPolicy("fp", path, "1h"))
-	var st policyStatus
+	var st PolicyStatus
 	e.must(200, "GET", "/api/v1/policies/fp/status", e.viewer, nil).json(t, &st)
 	names := []string{}
 	for _, s := range st.Sources {
@@ -162,7 +162,7 @@ func TestPolicyStatusAndAccept(t *testing.T) {
 	}
 	e.wantError(403, CodeForbidden, "", "POST", "/api/v1/policies/fp/sources/feed/accept", e.viewer, nil)
 	before := e.changed.Load()
-	var acc sourceStatus
+	var acc SourceStatus
 	e.must(200, "POST", "/api/v1/policies/fp/sources/feed/accept", e.admin, nil).json(t, &acc)
 	if acc.Held != nil || acc.Records != 1 {
 		t.Errorf("accepted: %+v, want 1 record, none held", acc)
@@ -207,7 +207,7 @@ func TestPolicyStatusOfAListFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.must(201, "POST", "/api/v1/policies", e.admin, map[string]any{"name": "lf", "block_list": map[string]string{"file": list}})
-	var st policyStatus
+	var st PolicyStatus
 	e.must(200, "GET", "/api/v1/policies/lf/status", e.viewer, nil).json(t, &st)
 	if len(st.Sources) != 1 || st.Sources[0].File != list || st.Sources[0].Records != 0 || st.Domains != 2 {
 		t.Errorf("status %+v, want the block list from %s (not counted) and 2 domains", st, list)

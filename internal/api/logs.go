@@ -15,8 +15,8 @@ import (
 // The log pipeline's state: a device's log health, and the messages that
 // kept failing (quarantined) with a way to retry them.
 
-// logHealth is the answer of GET /api/v1/devices/{nickname}/logs.
-type logHealth struct {
+// LogHealth is the answer of GET /api/v1/devices/{nickname}/logs.
+type LogHealth struct {
 	Enabled           bool       `json:"enabled"`
 	SQSQueueURL       string     `json:"sqs_queue_url"`
 	State             string     `json:"state" doc:"ok, error, waiting (nothing read from the queue yet) or disabled."`
@@ -42,7 +42,7 @@ func (s *Server) getLogHealth(w http.ResponseWriter, r *http.Request, c caller) 
 	if err != nil {
 		return fmt.Errorf("reading the log health of device %q: %w", d.Nickname, err)
 	}
-	out := logHealth{Enabled: h.Enabled, SQSQueueURL: h.Queue, State: h.State, Error: h.Error, MissingPermission: h.Permission,
+	out := LogHealth{Enabled: h.Enabled, SQSQueueURL: h.Queue, State: h.State, Error: h.Error, MissingPermission: h.Permission,
 		LastLogRetrieved: timeOrNil(h.LastLogRetrieved), NewestLogAt: timeOrNil(h.NewestLine), ObjectsPerMinute: h.ObjectsPerMinute,
 		LinesPerMinute: h.LinesPerMinute, BadLines: h.BadLines, Quarantined: h.Quarantined, Note: report.Note}
 	if !h.NewestLine.IsZero() {
@@ -53,12 +53,12 @@ func (s *Server) getLogHealth(w http.ResponseWriter, r *http.Request, c caller) 
 	return nil
 }
 
-// quarantineList is the answer of GET /api/v1/logs/quarantine.
-type quarantineList struct {
-	Messages []quarantinedMessage `json:"messages"`
+// QuarantineList is the answer of GET /api/v1/logs/quarantine.
+type QuarantineList struct {
+	Messages []QuarantinedMessage `json:"messages"`
 }
 
-type quarantinedMessage struct {
+type QuarantinedMessage struct {
 	ID             int64     `json:"id"`
 	SQSQueueURL    string    `json:"sqs_queue_url"`
 	MessageID      string    `json:"message_id"`
@@ -74,17 +74,17 @@ func (s *Server) listQuarantine(w http.ResponseWriter, r *http.Request, c caller
 	if err != nil {
 		return err
 	}
-	out := quarantineList{Messages: []quarantinedMessage{}}
+	out := QuarantineList{Messages: []QuarantinedMessage{}}
 	for _, m := range msgs {
-		out.Messages = append(out.Messages, quarantinedMessage{ID: m.ID, SQSQueueURL: m.Queue, MessageID: m.MessageID, Receives: m.Receives,
+		out.Messages = append(out.Messages, QuarantinedMessage{ID: m.ID, SQSQueueURL: m.Queue, MessageID: m.MessageID, Receives: m.Receives,
 			Reason: m.Reason, QuarantinedAt: m.At.UTC(), RetryRequested: m.RetryRequired, Body: m.Body})
 	}
 	s.writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
-// retryResult is the answer of a retry request.
-type retryResult struct {
+// RetryResult is the answer of a retry request.
+type RetryResult struct {
 	Retrying int `json:"retrying" doc:"Messages the log pipeline will try again within seconds."`
 }
 
@@ -104,7 +104,7 @@ func (s *Server) retryQuarantined(w http.ResponseWriter, r *http.Request, c call
 	if err != nil {
 		return err
 	}
-	s.writeJSON(w, http.StatusAccepted, retryResult{Retrying: n})
+	s.writeJSON(w, http.StatusAccepted, RetryResult{Retrying: n})
 	return nil
 }
 
@@ -116,8 +116,8 @@ type logSetupInput struct {
 	DryRun       bool   `json:"dry_run" doc:"Only say what would be done."`
 }
 
-// logSetupResult is what logs setup or teardown did (or would do).
-type logSetupResult struct {
+// LogSetupResult is what logs setup or teardown did (or would do).
+type LogSetupResult struct {
 	DryRun      bool            `json:"dry_run"`
 	SQSQueueURL string          `json:"sqs_queue_url"`
 	Steps       []querylog.Step `json:"steps"`
@@ -168,7 +168,7 @@ func (s *Server) setupLogs(w http.ResponseWriter, r *http.Request, c caller) err
 			return err
 		}
 	}
-	s.writeJSON(w, http.StatusOK, logSetupResult{DryRun: in.DryRun, SQSQueueURL: res.QueueURL, Steps: nonNilSteps(res.Steps)})
+	s.writeJSON(w, http.StatusOK, LogSetupResult{DryRun: in.DryRun, SQSQueueURL: res.QueueURL, Steps: nonNilSteps(res.Steps)})
 	return nil
 }
 
@@ -196,7 +196,7 @@ func (s *Server) teardownLogs(w http.ResponseWriter, r *http.Request, c caller) 
 			return err
 		}
 	}
-	s.writeJSON(w, http.StatusOK, logSetupResult{DryRun: dry, SQSQueueURL: res.QueueURL, Steps: nonNilSteps(res.Steps)})
+	s.writeJSON(w, http.StatusOK, LogSetupResult{DryRun: dry, SQSQueueURL: res.QueueURL, Steps: nonNilSteps(res.Steps)})
 	return nil
 }
 

@@ -42,7 +42,7 @@ func happyLogSetup(t *testing.T, e *env) {
 	if err := e.store.SetAccount(context.Background(), d.ID, "111122223333"); err != nil {
 		t.Fatal(err)
 	}
-	var res logSetupResult
+	var res LogSetupResult
 	e.must(200, "POST", "/api/v1/devices/edge-1/logs/setup", e.admin, map[string]any{"bucket": "dns-logs", "dry_run": true}).json(t, &res)
 	if !res.DryRun || len(res.Steps) != 3 || res.Steps[0].Done || !strings.Contains(res.Steps[0].Do, "rpzfw-logs-edge-1") {
 		t.Fatalf("setup dry run: %+v", res)
@@ -78,7 +78,7 @@ func TestLogHealth(t *testing.T) {
 	ctx := context.Background()
 	e.must(201, "POST", "/api/v1/policies", e.admin, blockPolicy("mine"))
 	e.must(201, "POST", "/api/v1/devices", e.admin, accessKeyDevice("a", "mine"))
-	var h logHealth
+	var h LogHealth
 	e.must(200, "GET", "/api/v1/devices/a/logs", e.viewer, nil).json(t, &h)
 	if h.State != "disabled" || h.LastLogRetrieved != nil || h.NewestLogAge != nil {
 		t.Fatalf("a device without log upload: %+v", h)
@@ -135,7 +135,7 @@ func TestLogHealth(t *testing.T) {
 	if err := e.store.PutLogQueue(ctx, denied); err != nil {
 		t.Fatal(err)
 	}
-	h = logHealth{} // error and missing_permission are left out when empty
+	h = LogHealth{} // error and missing_permission are left out when empty
 	e.must(200, "GET", "/api/v1/devices/a/logs", e.viewer, nil).json(t, &h)
 	if h.State != "ok" || h.MissingPermission != "" || h.Error != "" {
 		t.Errorf("after access was granted: %+v", h)

@@ -120,3 +120,28 @@ func TestOpenAPIDeviceSchema(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPISchemaNames: the components keep the names they were
+// published under, whatever the Go types are called (schemaName), so a
+// rename or export of a view does not rename a client's types.
+func TestOpenAPISchemaNames(t *testing.T) {
+	e := newEnv(t)
+	var doc struct {
+		Components struct {
+			Schemas map[string]any `json:"schemas"`
+		} `json:"components"`
+	}
+	e.must(200, "GET", "/api/v1/openapi.json", e.viewer, nil).json(t, &doc)
+	for _, name := range []string{
+		"CanaryView", "CompileSettings", "Credentials", "CredentialsInput", "Device", "DeviceInput", "DeviceList",
+		"DeviceStatus", "Error", "ErrorResponse", "ExplainInput", "ExplainRemoval", "ExplainResult", "ExplainRule",
+		"ExplainStep", "Health", "HeldView", "HitView", "IamPolicyView", "LogHealth", "LogSetupInput", "LogSetupResult",
+		"LogUpload", "LogUploadInput", "Plan", "Policy", "PolicyList", "PolicyStatus", "PreflightCheck", "PreflightReport",
+		"QuarantineList", "QuarantinedMessage", "Redacted", "ReportHits", "ReportSummary", "ReportTimeline", "ReportTop",
+		"RetryResult", "Source", "SourceStatus", "Step", "SyncList", "SyncRun", "TSIG", "TimelinePoint", "TopRow",
+	} {
+		if _, ok := doc.Components.Schemas[name]; !ok {
+			t.Errorf("the OpenAPI document has no schema %s", name)
+		}
+	}
+}

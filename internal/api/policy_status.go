@@ -9,8 +9,8 @@ import (
 	"github.com/rpzfw/rpzfw/internal/feed"
 )
 
-// sourceStatus is one source of a policy as GET .../status shows it.
-type sourceStatus struct {
+// SourceStatus is one source of a policy as GET .../status shows it.
+type SourceStatus struct {
 	Name        string     `json:"name"`
 	Kind        string     `json:"kind" doc:"file, https, zone-transfer, or list (the user's allow and block lists)."`
 	Serial      int64      `json:"serial,omitempty" doc:"The zone's SOA serial (zone transfers)."`
@@ -21,22 +21,22 @@ type sourceStatus struct {
 	LastAttempt *time.Time `json:"last_attempt,omitempty" doc:"When a fetch was last tried."`
 	LastError   string     `json:"last_error,omitempty" doc:"Why the last fetch failed; the last good copy is used meanwhile."`
 	Transfer    string     `json:"transfer,omitempty" doc:"How the last fetch went: AXFR, IXFR, unchanged, 304, file."`
-	Held        *heldView  `json:"held,omitempty" doc:"An update held because it shrank too much: accept it to use it."`
+	Held        *HeldView  `json:"held,omitempty" doc:"An update held because it shrank too much: accept it to use it."`
 }
 
-type heldView struct {
+type HeldView struct {
 	Records int       `json:"records"`
 	Since   time.Time `json:"since"`
 	Reason  string    `json:"reason"`
 	Serial  int64     `json:"serial,omitempty"`
 }
 
-// policyStatus is the answer of GET /api/v1/policies/{name}/status.
-type policyStatus struct {
+// PolicyStatus is the answer of GET /api/v1/policies/{name}/status.
+type PolicyStatus struct {
 	Name     string          `json:"name"`
 	Version  int64           `json:"version"`
-	Settings compileSettings `json:"settings"`
-	Sources  []sourceStatus  `json:"sources" doc:"In precedence order: the allow list, the block list, then the sources."`
+	Settings CompileSettings `json:"settings"`
+	Sources  []SourceStatus  `json:"sources" doc:"In precedence order: the allow list, the block list, then the sources."`
 	Records  int             `json:"records" doc:"Records of every source and inline list (lists read from a file are not counted)."`
 	Domains  int             `json:"domains" doc:"Domains the compiled plan installs."`
 	Rules    int             `json:"rules"`
@@ -61,7 +61,7 @@ func (s *Server) getPolicyStatus(w http.ResponseWriter, r *http.Request, c calle
 	if err != nil {
 		return err
 	}
-	out := policyStatus{Name: p.Name, Version: p.Version, Settings: cs, Sources: listStatuses(p.Doc),
+	out := PolicyStatus{Name: p.Name, Version: p.Version, Settings: cs, Sources: listStatuses(p.Doc),
 		Removed: map[string]int{}, RemovedBySource: map[string]map[string]int{}}
 	sts, err := pf.FeedStatus(r.Context(), p)
 	if err != nil {
@@ -102,8 +102,8 @@ func isClientError(err error) bool {
 	return errors.As(err, &ae) && ae.Status < 500
 }
 
-func sourceView(st feed.Status) sourceStatus {
-	v := sourceStatus{Name: st.Name, Kind: st.Kind, Serial: int64(st.Serial), ETag: st.ETag, Records: st.Records, LastError: st.LastError, Transfer: st.Transfer}
+func sourceView(st feed.Status) SourceStatus {
+	v := SourceStatus{Name: st.Name, Kind: st.Kind, Serial: int64(st.Serial), ETag: st.ETag, Records: st.Records, LastError: st.LastError, Transfer: st.Transfer}
 	if !st.LastSuccess.IsZero() {
 		t := st.LastSuccess.UTC()
 		v.LastSuccess = &t
@@ -113,14 +113,14 @@ func sourceView(st feed.Status) sourceStatus {
 		v.LastAttempt = &t
 	}
 	if h := st.Held; h != nil {
-		v.Held = &heldView{Records: h.Records, Since: h.Since.UTC(), Reason: h.Reason, Serial: int64(h.Serial)}
+		v.Held = &HeldView{Records: h.Records, Since: h.Since.UTC(), Reason: h.Reason, Serial: int64(h.Serial)}
 	}
 	return v
 }
 
 // listStatuses are the user's lists as sources: inline lists count their
 // entries; a list read from a file shows 0 (it is read at compile time).
-func listStatuses(doc []byte) []sourceStatus {
+func listStatuses(doc []byte) []SourceStatus {
 	var d struct {
 		Allow json.RawMessage `json:"allow_list"`
 		Block json.RawMessage `json:"block_list"`
@@ -128,7 +128,7 @@ func listStatuses(doc []byte) []sourceStatus {
 	if json.Unmarshal(doc, &d) != nil {
 		return nil
 	}
-	var out []sourceStatus
+	var out []SourceStatus
 	for _, l := range []struct {
 		name string
 		raw  json.RawMessage
@@ -142,10 +142,10 @@ func listStatuses(doc []byte) []sourceStatus {
 				File string `json:"file"`
 			}
 			_ = json.Unmarshal(l.raw, &f) // checked when the policy was stored
-			out = append(out, sourceStatus{Name: l.name, Kind: "list", File: f.File})
+			out = append(out, SourceStatus{Name: l.name, Kind: "list", File: f.File})
 			continue
 		}
-		out = append(out, sourceStatus{Name: l.name, Kind: "list", Records: len(entries)})
+		out = append(out, SourceStatus{Name: l.name, Kind: "list", Records: len(entries)})
 	}
 	return out
 }

@@ -19,8 +19,8 @@ import (
 // API: the device's IAM policy without a preflight, and a canary name
 // that its firewall blocks, for the setup's test step.
 
-// iamPolicyView is the answer of GET /api/v1/devices/{nickname}/iam-policy.
-type iamPolicyView struct {
+// IAMPolicyView is the answer of GET /api/v1/devices/{nickname}/iam-policy.
+type IAMPolicyView struct {
 	Account string          `json:"account" doc:"The AWS account the policy is for (learned at the first sync or preflight)."`
 	Policy  json.RawMessage `json:"policy" doc:"The least-privilege IAM policy document for this device."`
 }
@@ -37,12 +37,12 @@ func (s *Server) getIAMPolicy(w http.ResponseWriter, r *http.Request, c caller) 
 	if err != nil {
 		return apiErr(http.StatusConflict, CodeConflict, "", "no IAM policy for device %q: %v", d.Nickname, err)
 	}
-	s.writeJSON(w, http.StatusOK, iamPolicyView{Account: d.AccountID, Policy: json.RawMessage(doc.JSON())})
+	s.writeJSON(w, http.StatusOK, IAMPolicyView{Account: d.AccountID, Policy: json.RawMessage(doc.JSON())})
 	return nil
 }
 
-// canaryView is the answer of GET /api/v1/devices/{nickname}/canary.
-type canaryView struct {
+// CanaryView is the answer of GET /api/v1/devices/{nickname}/canary.
+type CanaryView struct {
 	Name          string `json:"name" doc:"A name the device's firewall blocks (or, in monitor-only mode, would block): dig it to test the setup."`
 	Entry         string `json:"entry" doc:"The domain list entry that matches the name (a wildcard gives a made-up name under it)."`
 	Rule          string `json:"rule" doc:"The rule whose list holds it."`
@@ -111,13 +111,13 @@ func blockingRules(st store.Status) (map[string]string, error) {
 	return out, nil
 }
 
-func findCanary(r *http.Request, api *r53r.Client, group string, blocking map[string]string) (canaryView, error) {
+func findCanary(r *http.Request, api *r53r.Client, group string, blocking map[string]string) (CanaryView, error) {
 	var rules []types.FirewallRule
 	in := &r53r.ListFirewallRulesInput{FirewallRuleGroupId: aws.String(group)}
 	for {
 		out, err := api.ListFirewallRules(r.Context(), in)
 		if err != nil {
-			return canaryView{}, apiErr(http.StatusBadGateway, CodeUpstream, "", "listing the rules of rule group %s: %v", group, err)
+			return CanaryView{}, apiErr(http.StatusBadGateway, CodeUpstream, "", "listing the rules of rule group %s: %v", group, err)
 		}
 		rules = append(rules, out.FirewallRules...)
 		if aws.ToString(out.NextToken) == "" {
@@ -133,17 +133,17 @@ func findCanary(r *http.Request, api *r53r.Client, group string, blocking map[st
 		}
 		out, err := api.ListFirewallDomains(r.Context(), &r53r.ListFirewallDomainsInput{FirewallDomainListId: rl.FirewallDomainListId, MaxResults: aws.Int32(canaryListPage)})
 		if err != nil {
-			return canaryView{}, apiErr(http.StatusBadGateway, CodeUpstream, "", "listing the domains of list %s: %v", aws.ToString(rl.FirewallDomainListId), err)
+			return CanaryView{}, apiErr(http.StatusBadGateway, CodeUpstream, "", "listing the domains of list %s: %v", aws.ToString(rl.FirewallDomainListId), err)
 		}
 		entry := pickEntry(out.Domains)
 		if entry == "" {
 			continue
 		}
-		v := canaryView{Name: canaryName(entry), Entry: entry, Rule: aws.ToString(rl.Name), Action: string(rl.Action), Intent: intent,
+		v := CanaryView{Name: canaryName(entry), Entry: entry, Rule: aws.ToString(rl.Name), Action: string(rl.Action), Intent: intent,
 			BlockResponse: string(rl.BlockResponse), Override: strings.TrimSuffix(aws.ToString(rl.BlockOverrideDomain), ".")}
 		return v, nil
 	}
-	return canaryView{}, apiErr(http.StatusNotFound, CodeNotFound, "", "no rule of rule group %s that blocks holds a domain yet: sync the device first", group)
+	return CanaryView{}, apiErr(http.StatusNotFound, CodeNotFound, "", "no rule of rule group %s that blocks holds a domain yet: sync the device first", group)
 }
 
 // intentRank orders what a test name should show, plainest first.

@@ -108,7 +108,7 @@ func happyPortalDevices(t *testing.T, e *env) {
 	if err := e.store.PutStatus(context.Background(), store.Status{DeviceID: d.ID, State: store.StateInSync, Plan: plan}); err != nil {
 		t.Fatal(err)
 	}
-	var c canaryView
+	var c CanaryView
 	e.must(200, "GET", "/api/v1/devices/fw-1/canary", e.viewer, nil).json(t, &c)
 	if c.Name != "bad.example" || c.Rule != "rpzfw-2-nxdomain" || c.Action != "BLOCK" || c.Intent != "nxdomain" || c.BlockResponse != "NXDOMAIN" {
 		t.Fatalf("canary: %+v", c)
@@ -140,7 +140,7 @@ func TestCanaryPicksANameTheFirewallBlocks(t *testing.T) {
 			if err := e.store.PutStatus(context.Background(), store.Status{DeviceID: d.ID, Plan: plan}); err != nil {
 				t.Fatal(err)
 			}
-			var c canaryView
+			var c CanaryView
 			e.must(200, "GET", "/api/v1/devices/fw/canary", e.viewer, nil).json(t, &c)
 			if c.Name != tc.want || c.Action != tc.wantAction || c.Intent != "nxdomain" {
 				t.Fatalf("canary %+v, want %s by a %s rule that means nxdomain", c, tc.want, tc.wantAction)

@@ -114,8 +114,8 @@ func (s *Server) reporter() *report.Reporter {
 	return &report.Reporter{Store: s.cfg.Store, Now: s.cfg.Now}
 }
 
-// reportSummary is the answer of GET /api/v1/reports/summary.
-type reportSummary struct {
+// ReportSummary is the answer of GET /api/v1/reports/summary.
+type ReportSummary struct {
 	From            time.Time `json:"from"`
 	To              time.Time `json:"to"`
 	Resolutions     int64     `json:"resolutions" doc:"Queries logged: blocked, alerted, and those no rule matched."`
@@ -136,21 +136,21 @@ func (s *Server) getSummary(w http.ResponseWriter, r *http.Request, c caller) er
 	if err != nil {
 		return reportError(err)
 	}
-	s.writeJSON(w, http.StatusOK, reportSummary{From: sum.From, To: sum.To, Resolutions: sum.Resolutions, Blocked: sum.Blocked,
+	s.writeJSON(w, http.StatusOK, ReportSummary{From: sum.From, To: sum.To, Resolutions: sum.Resolutions, Blocked: sum.Blocked,
 		Alerted: sum.Alerted, PercentBlocked: sum.PercentBlocked, DistinctClients: sum.DistinctClients, Unattributed: sum.Unattributed, Note: sum.Note})
 	return nil
 }
 
-// reportTimeline is the answer of GET /api/v1/reports/timeline.
-type reportTimeline struct {
+// ReportTimeline is the answer of GET /api/v1/reports/timeline.
+type ReportTimeline struct {
 	From          time.Time       `json:"from"`
 	To            time.Time       `json:"to"`
 	BucketSeconds int64           `json:"bucket_seconds" doc:"Chosen for the range: from a minute (up to 3 hours) to a day."`
-	Points        []timelinePoint `json:"points"`
+	Points        []TimelinePoint `json:"points"`
 	Note          string          `json:"note"`
 }
 
-type timelinePoint struct {
+type TimelinePoint struct {
 	At      time.Time `json:"at"`
 	Blocked int64     `json:"blocked"`
 	Alerted int64     `json:"alerted"`
@@ -166,24 +166,24 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request, c caller) e
 	if err != nil {
 		return reportError(err)
 	}
-	out := reportTimeline{From: tl.From, To: tl.To, BucketSeconds: int64(tl.Bucket / time.Second), Points: []timelinePoint{}, Note: tl.Note}
+	out := ReportTimeline{From: tl.From, To: tl.To, BucketSeconds: int64(tl.Bucket / time.Second), Points: []TimelinePoint{}, Note: tl.Note}
 	for _, p := range tl.Points {
-		out.Points = append(out.Points, timelinePoint{At: p.At, Blocked: p.Blocked, Alerted: p.Alerted, Passed: p.Passed})
+		out.Points = append(out.Points, TimelinePoint{At: p.At, Blocked: p.Blocked, Alerted: p.Alerted, Passed: p.Passed})
 	}
 	s.writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
-// reportTop is the answer of GET /api/v1/reports/top.
-type reportTop struct {
+// ReportTop is the answer of GET /api/v1/reports/top.
+type ReportTop struct {
 	From time.Time `json:"from"`
 	To   time.Time `json:"to"`
 	By   string    `json:"by"`
-	Rows []topRow  `json:"rows"`
+	Rows []TopRow  `json:"rows"`
 	Note string    `json:"note"`
 }
 
-type topRow struct {
+type TopRow struct {
 	Value   string `json:"value"`
 	Blocked int64  `json:"blocked"`
 	Alerted int64  `json:"alerted"`
@@ -218,9 +218,9 @@ func (s *Server) getTop(w http.ResponseWriter, r *http.Request, c caller) error 
 	if err != nil {
 		return reportError(err)
 	}
-	out := reportTop{From: top.From, To: top.To, By: by, Rows: []topRow{}, Note: top.Note}
+	out := ReportTop{From: top.From, To: top.To, By: by, Rows: []TopRow{}, Note: top.Note}
 	for _, row := range top.Rows {
-		out.Rows = append(out.Rows, topRow{Value: row.Value, Blocked: row.Blocked, Alerted: row.Alerted, Total: row.Blocked + row.Alerted})
+		out.Rows = append(out.Rows, TopRow{Value: row.Value, Blocked: row.Blocked, Alerted: row.Alerted, Total: row.Blocked + row.Alerted})
 	}
 	if csvOut {
 		rows := [][]string{{by, "blocked", "alerted", "total"}}
@@ -276,15 +276,15 @@ const (
 	maxHitsLimit     = 1000
 )
 
-// reportHits is the answer of GET /api/v1/reports/hits: newest first.
-type reportHits struct {
-	Hits []hitView `json:"hits"`
+// ReportHits is the answer of GET /api/v1/reports/hits: newest first.
+type ReportHits struct {
+	Hits []HitView `json:"hits"`
 	// Next continues after the last hit (as before=), "" at the end.
 	Next string `json:"next" doc:"Pass as before= for the next page; empty on the last page."`
 	Note string `json:"note"`
 }
 
-type hitView struct {
+type HitView struct {
 	At        time.Time `json:"at"`
 	Device    string    `json:"device"`
 	QueryName string    `json:"query_name"`
@@ -332,9 +332,9 @@ func (s *Server) getHits(w http.ResponseWriter, r *http.Request, c caller) error
 	if err != nil {
 		return err
 	}
-	out := reportHits{Hits: []hitView{}, Note: report.Note}
+	out := ReportHits{Hits: []HitView{}, Note: report.Note}
 	for _, h := range hits {
-		out.Hits = append(out.Hits, hitView{At: h.At, Device: names[h.DeviceID], QueryName: h.QueryName, QueryType: h.QueryType, Rcode: h.Rcode,
+		out.Hits = append(out.Hits, HitView{At: h.At, Device: names[h.DeviceID], QueryName: h.QueryName, QueryType: h.QueryType, Rcode: h.Rcode,
 			Client: h.SrcAddr, SrcID: h.SrcID, VPCID: h.VPCID, Action: h.Action, Kind: h.Kind, Rule: h.Rule, ListID: h.ListID,
 			Entry: h.Entry, Feed: h.Source, Line: h.Line})
 	}
@@ -349,7 +349,7 @@ func (s *Server) getHits(w http.ResponseWriter, r *http.Request, c caller) error
 	return nil
 }
 
-func hitRows(hits []hitView) [][]string {
+func hitRows(hits []HitView) [][]string {
 	rows := [][]string{{"at", "device", "query_name", "query_type", "rcode", "client", "src_id", "vpc_id", "action", "kind", "rule", "list_id", "entry", "feed", "line"}}
 	for _, h := range hits {
 		rows = append(rows, []string{h.At.Format(time.RFC3339Nano), h.Device, h.QueryName, h.QueryType, h.Rcode, h.Client, h.SrcID, h.VPCID,

@@ -63,27 +63,27 @@ func (e *env) ingestHits(d store.Device, n int, source string) {
 func happyReports(t *testing.T, e *env) {
 	d := e.storedDevice(e.orgA, "edge-1")
 	e.ingestHits(d, 12, "threats")
-	var sum reportSummary
+	var sum ReportSummary
 	e.must(200, "GET", "/api/v1/reports/summary?device=edge-1", e.viewer, nil).json(t, &sum)
 	if sum.Blocked != 12 || sum.Resolutions != 22 || sum.DistinctClients != 2 || sum.Note != report.Note {
 		t.Fatalf("summary %+v", sum)
 	}
-	var tl reportTimeline
+	var tl ReportTimeline
 	e.must(200, "GET", "/api/v1/reports/timeline?from=-2h", e.viewer, nil).json(t, &tl)
 	if tl.BucketSeconds != 60 || len(tl.Points) != 121 { // widened to whole minutes
 		t.Fatalf("timeline of %d points by %ds", len(tl.Points), tl.BucketSeconds)
 	}
-	var top reportTop
+	var top ReportTop
 	e.must(200, "GET", "/api/v1/reports/top?by=feed", e.viewer, nil).json(t, &top)
-	if len(top.Rows) != 1 || top.Rows[0] != (topRow{Value: "threats", Blocked: 12, Total: 12}) {
+	if len(top.Rows) != 1 || top.Rows[0] != (TopRow{Value: "threats", Blocked: 12, Total: 12}) {
 		t.Fatalf("top feeds %+v", top)
 	}
-	var hits reportHits
+	var hits ReportHits
 	e.must(200, "GET", "/api/v1/reports/hits?limit=5&feed=threats&action=block", e.viewer, nil).json(t, &hits)
 	if len(hits.Hits) != 5 || hits.Next == "" || hits.Hits[0].Device != "edge-1" || hits.Hits[0].Feed != "threats" || hits.Hits[0].Line != 7 {
 		t.Fatalf("hits %+v", hits)
 	}
-	var h logHealth
+	var h LogHealth
 	e.must(200, "GET", "/api/v1/devices/edge-1/logs", e.viewer, nil).json(t, &h)
 	if h.LastLogRetrieved == nil {
 		t.Fatalf("log health %+v", h)
@@ -91,14 +91,14 @@ func happyReports(t *testing.T, e *env) {
 	if err := e.store.Quarantine(context.Background(), store.QuarantinedMessage{Queue: "q", OrgID: e.orgA.ID, MessageID: "m", Body: "{}", Receives: 5, Reason: "bad gzip"}); err != nil {
 		t.Fatal(err)
 	}
-	var q quarantineList
+	var q QuarantineList
 	e.must(200, "GET", "/api/v1/logs/quarantine", e.viewer, nil).json(t, &q)
 	if len(q.Messages) != 1 || q.Messages[0].Reason != "bad gzip" {
 		t.Fatalf("quarantine %+v", q)
 	}
 	happyLogSetup(t, e)
 	e.must(202, "POST", "/api/v1/logs/quarantine/"+strconv.FormatInt(q.Messages[0].ID, 10)+"/retry", e.admin, nil)
-	var rr retryResult
+	var rr RetryResult
 	e.must(202, "POST", "/api/v1/logs/quarantine/retry", e.admin, nil).json(t, &rr)
 	if rr.Retrying != 1 {
 		t.Fatalf("retry all: %+v", rr)
@@ -117,8 +117,8 @@ func TestReports(t *testing.T) {
 	e.ingestHits(e.storedDevice(e.orgA, "b"), 4, "=cmd")
 	e.ingestHits(e.storedDevice(e.orgB, "a"), 9, "threats")
 
-	sum := func(token, query string) reportSummary {
-		var s reportSummary
+	sum := func(token, query string) ReportSummary {
+		var s ReportSummary
 		e.must(200, "GET", "/api/v1/reports/summary"+query, token, nil).json(t, &s)
 		return s
 	}
@@ -162,10 +162,10 @@ func TestReports(t *testing.T) {
 		t.Errorf("CSV %q: %v", r.body, err)
 	}
 	// Pages of hits in CSV and JSON agree.
-	var all []hitView
+	var all []HitView
 	next := ""
 	for {
-		var page reportHits
+		var page ReportHits
 		e.must(200, "GET", "/api/v1/reports/hits?limit=4&before="+next, e.viewer, nil).json(t, &page)
 		all = append(all, page.Hits...)
 		if next = page.Next; next == "" || len(all) > 20 {

@@ -19,15 +19,15 @@ import (
 // Go name is an implementation detail, else the type's own, capitalized.
 func schemaName(t reflect.Type) string {
 	switch t {
-	case reflect.TypeFor[deviceView]():
+	case reflect.TypeFor[DeviceView]():
 		return "Device"
-	case reflect.TypeFor[credentialsView]():
+	case reflect.TypeFor[CredentialsView]():
 		return "Credentials"
-	case reflect.TypeFor[logUploadView]():
+	case reflect.TypeFor[LogUploadView]():
 		return "LogUpload"
-	case reflect.TypeFor[statusView]():
+	case reflect.TypeFor[StatusView]():
 		return "DeviceStatus"
-	case reflect.TypeFor[syncRunView]():
+	case reflect.TypeFor[SyncRunView]():
 		return "SyncRun"
 	case reflect.TypeFor[device.Check]():
 		return "PreflightCheck"
@@ -35,6 +35,9 @@ func schemaName(t reflect.Type) string {
 		return "ErrorResponse"
 	case reflect.TypeFor[healthResponse]():
 		return "Health"
+	case reflect.TypeFor[IAMPolicyView]():
+		// The name it was published under before the type was exported.
+		return "IamPolicyView"
 	}
 	r := []rune(t.Name())
 	r[0] = unicode.ToUpper(r[0])

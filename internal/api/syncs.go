@@ -19,8 +19,8 @@ const (
 	maxSyncsLimit     = 1000
 )
 
-// syncRunView is one sync of a device.
-type syncRunView struct {
+// SyncRunView is one sync of a device.
+type SyncRunView struct {
 	ID        int64          `json:"id"`
 	Trigger   string         `json:"trigger" doc:"Why it ran: policy, device, feed, reconcile, manual, retry or start."`
 	StartedAt time.Time      `json:"started_at"`
@@ -37,10 +37,10 @@ type syncRunView struct {
 	Instance              string `json:"instance" doc:"The rpzfw serve instance that ran it."`
 }
 
-// syncList is the answer of GET /api/v1/devices/{nickname}/syncs: newest
+// SyncList is the answer of GET /api/v1/devices/{nickname}/syncs: newest
 // first.
-type syncList struct {
-	Syncs []syncRunView `json:"syncs"`
+type SyncList struct {
+	Syncs []SyncRunView `json:"syncs"`
 }
 
 func (s *Server) listSyncs(w http.ResponseWriter, r *http.Request, c caller) error {
@@ -56,7 +56,7 @@ func (s *Server) listSyncs(w http.ResponseWriter, r *http.Request, c caller) err
 	if err != nil {
 		return fmt.Errorf("listing the syncs of device %q: %w", d.Nickname, err)
 	}
-	out := syncList{Syncs: make([]syncRunView, 0, len(runs))}
+	out := SyncList{Syncs: make([]SyncRunView, 0, len(runs))}
 	for _, run := range runs {
 		out.Syncs = append(out.Syncs, viewRun(run))
 	}
@@ -64,12 +64,12 @@ func (s *Server) listSyncs(w http.ResponseWriter, r *http.Request, c caller) err
 	return nil
 }
 
-func viewRun(run store.SyncRun) syncRunView {
+func viewRun(run store.SyncRun) SyncRunView {
 	calls := run.Calls
 	if calls == nil {
 		calls = map[string]int{}
 	}
-	return syncRunView{
+	return SyncRunView{
 		ID: run.ID, Trigger: run.Trigger, StartedAt: run.StartedAt.UTC(), TookMS: run.Took.Milliseconds(),
 		Result: run.Result, Error: run.Error, PlanHash: run.PlanHash, Calls: calls,
 		Added: run.Added, Removed: run.Removed, UpdateCallsLowerBound: run.UpdatesLowerBound, CallsFloor: run.CallsFloor,

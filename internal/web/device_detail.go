@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rpzfw/rpzfw/internal/api"
 	"github.com/rpzfw/rpzfw/internal/device"
 	"github.com/rpzfw/rpzfw/internal/store"
 )
@@ -87,9 +88,9 @@ func sortedCounts(m map[string]int) []count {
 
 // detailData is the device overview.
 type detailData struct {
-	D       apiDevice
+	D       api.DeviceView
 	State   string
-	Runs    []apiRun
+	Runs    []api.SyncRunView
 	RunsErr string
 	Notice  string
 }
@@ -102,7 +103,7 @@ var notices = map[string]string{
 }
 
 // displayState is the badge of a device: paused wins over the last state.
-func displayState(d apiDevice) string {
+func displayState(d api.DeviceView) string {
 	if d.Paused {
 		return store.StatePaused
 	}
@@ -118,9 +119,7 @@ func (s *Server) deviceOverview(w http.ResponseWriter, r *http.Request, sess sto
 		return
 	}
 	data := detailData{D: d, State: displayState(d), Notice: notices[r.URL.Query().Get("notice")]}
-	var runs struct {
-		Syncs []apiRun `json:"syncs"`
-	}
+	var runs api.SyncList
 	data.RunsErr = s.optional(r.Context(), u, devicePath(d.Nickname, "syncs")+"?limit=25", &runs)
 	data.Runs = runs.Syncs
 	s.render(w, http.StatusOK, "device_detail", page{Title: "Device " + d.Nickname, User: &u, CSRF: sess.CSRF, Admin: u.Role == store.RoleAdmin, Data: data})
@@ -128,7 +127,7 @@ func (s *Server) deviceOverview(w http.ResponseWriter, r *http.Request, sess sto
 
 // planData is the device's compiled plan.
 type planData struct {
-	D       apiDevice
+	D       api.DeviceView
 	Plan    *device.Summary
 	Missing string
 	Removed []count

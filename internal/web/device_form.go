@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rpzfw/rpzfw/internal/api"
 	"github.com/rpzfw/rpzfw/internal/fwsync"
 	"github.com/rpzfw/rpzfw/internal/store"
 )
@@ -120,7 +121,7 @@ func contains(list []string, s string) bool {
 }
 
 // formValues are a stored device's fields as the form shows them.
-func formValues(d apiDevice) url.Values {
+func formValues(d api.DeviceView) url.Values {
 	v := url.Values{}
 	v.Set("nickname", d.Nickname)
 	v.Set("policy", d.Policy)
@@ -196,7 +197,7 @@ func (s *Server) createDevice(w http.ResponseWriter, r *http.Request, sess store
 		s.renderForm(w, r, sess, u, http.StatusUnprocessableEntity, f)
 		return
 	}
-	var d apiDevice
+	var d api.DeviceView
 	if err := s.callAPI(r.Context(), u, http.MethodPost, "/api/v1/devices", nil, body, &d); err != nil {
 		s.formFailed(w, r, sess, u, f, err)
 		return
@@ -241,7 +242,7 @@ func (s *Server) editDevicePage(w http.ResponseWriter, r *http.Request, sess sto
 	}
 	f := deviceForm{Edit: true, ReadOnly: u.Role != store.RoleAdmin, Nickname: d.Nickname,
 		Values: formValues(d), SecretSet: d.Credentials.SecretSet}
-	var pol apiIAMPolicy
+	var pol api.IAMPolicyView
 	if f.IAMErr = s.optional(r.Context(), u, devicePath(d.Nickname, "iam-policy"), &pol); f.IAMErr == "" {
 		f.IAM = indentJSON(pol.Policy)
 	}

@@ -7,17 +7,18 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rpzfw/rpzfw/internal/api"
 	"github.com/rpzfw/rpzfw/internal/store"
 )
 
 // logsData is a device's log pipeline health and its queue's quarantined
 // messages.
 type logsData struct {
-	D           apiDevice
-	H           apiLogHealth
+	D           api.DeviceView
+	H           api.LogHealth
 	HealthErr   string
 	Lag         string
-	Messages    []apiQuarantined
+	Messages    []api.QuarantinedMessage
 	MessagesErr string
 	Notice      string
 }
@@ -46,9 +47,7 @@ func (s *Server) deviceLogs(w http.ResponseWriter, r *http.Request, sess store.S
 	data.HealthErr = s.optional(r.Context(), u, devicePath(d.Nickname, "logs"), &data.H)
 	data.Lag = lag(data.H.NewestLogAge)
 	if d.LogUpload.SQSQueueURL != "" {
-		var q struct {
-			Messages []apiQuarantined `json:"messages"`
-		}
+		var q api.QuarantineList
 		data.MessagesErr = s.optional(r.Context(), u, "/api/v1/logs/quarantine?"+url.Values{"queue": {d.LogUpload.SQSQueueURL}}.Encode(), &q)
 		data.Messages = q.Messages
 	}
@@ -67,9 +66,7 @@ func (s *Server) retryQuarantined(w http.ResponseWriter, r *http.Request, _ stor
 	}
 	var ids []int64
 	if v := r.PostFormValue("id"); v == "all" {
-		var q struct {
-			Messages []apiQuarantined `json:"messages"`
-		}
+		var q api.QuarantineList
 		if err := s.callAPI(r.Context(), u, http.MethodGet, "/api/v1/logs/quarantine", url.Values{"queue": {d.LogUpload.SQSQueueURL}}, nil, &q); err != nil {
 			s.apiFailure(w, r, "listing quarantined messages", err)
 			return
@@ -87,9 +84,7 @@ func (s *Server) retryQuarantined(w http.ResponseWriter, r *http.Request, _ stor
 	}
 	n := 0
 	for _, id := range ids {
-		var res struct {
-			Retrying int `json:"retrying"`
-		}
+		var res api.RetryResult
 		if err := s.callAPI(r.Context(), u, http.MethodPost, "/api/v1/logs/quarantine/"+strconv.FormatInt(id, 10)+"/retry", nil, nil, &res); err != nil {
 			s.apiFailure(w, r, "retrying a quarantined message", err)
 			return

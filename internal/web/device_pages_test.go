@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpzfw/rpzfw/internal/api"
 	"github.com/rpzfw/rpzfw/internal/device"
 	"github.com/rpzfw/rpzfw/internal/store"
 )
@@ -392,7 +393,7 @@ func TestPreflightPageListsEachMissingPermission(t *testing.T) {
 			{Permission: "route53resolver:CreateFirewallRule", Status: device.CheckNotChecked, Error: "a write", For: "sync"},
 		},
 		IAMPolicy: json.RawMessage(`{"Version":"2012-10-17","Statement":[]}`)}
-	data := preflightData{D: apiDevice{Nickname: "edge"}, Report: rep, Missing: failedChecks(rep), IAM: indentJSON(rep.IAMPolicy)}
+	data := preflightData{D: api.DeviceView{Nickname: "edge"}, Report: rep, Missing: failedChecks(rep), IAM: indentJSON(rep.IAMPolicy)}
 	rec := httptest.NewRecorder()
 	s.render(rec, http.StatusOK, "device_preflight", page{Title: "Connection test of edge", Admin: true, Data: data})
 	body := rec.Body.String()

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rpzfw/rpzfw/internal/api"
 	"github.com/rpzfw/rpzfw/internal/device"
 	"github.com/rpzfw/rpzfw/internal/store"
 )
@@ -20,18 +21,18 @@ const canaryWait = 8 * time.Second
 
 // setupData is the setup page: the seed's steps with this device's values.
 type setupData struct {
-	D        apiDevice
+	D        api.DeviceView
 	QueueARN string
 	IAM      string // the policy JSON, indented
 	Account  string
 	IAMErr   string
-	Canary   *apiCanary
+	Canary   *api.CanaryView
 	CanaryEr string
 	// Dig is the command line of the test step.
 	Dig     string
 	Sandbox bool
 	// Logs is what a logs setup just did (or would do).
-	Logs      *apiSetupResult
+	Logs      *api.LogSetupResult
 	LogsErr   string
 	LogsField string
 	LogsForm  url.Values
@@ -63,10 +64,10 @@ func (s *Server) deviceSetup(w http.ResponseWriter, r *http.Request, sess store.
 	s.render(w, http.StatusOK, "device_setup", page{Title: "Set up " + d.Nickname, User: &u, CSRF: sess.CSRF, Admin: u.Role == store.RoleAdmin, Data: data})
 }
 
-func (s *Server) setupFor(r *http.Request, u store.User, d apiDevice) setupData {
+func (s *Server) setupFor(r *http.Request, u store.User, d api.DeviceView) setupData {
 	data := setupData{D: d, QueueARN: queueARN(d.LogUpload.SQSQueueURL), Sandbox: d.Region == device.SandboxRegion,
 		LogsForm: url.Values{"query_logging": {"on"}}}
-	var pol apiIAMPolicy
+	var pol api.IAMPolicyView
 	if data.IAMErr = s.optional(r.Context(), u, devicePath(d.Nickname, "iam-policy"), &pol); data.IAMErr == "" {
 		data.IAM, data.Account = indentJSON(pol.Policy), pol.Account
 	}
@@ -74,7 +75,7 @@ func (s *Server) setupFor(r *http.Request, u store.User, d apiDevice) setupData 
 	// a slow or unreachable account slows the page only so much.
 	ctx, cancel := context.WithTimeout(r.Context(), canaryWait)
 	defer cancel()
-	var c apiCanary
+	var c api.CanaryView
 	if data.CanaryEr = s.optional(ctx, u, devicePath(d.Nickname, "canary"), &c); data.CanaryEr == "" {
 		data.Canary = &c
 		data.Dig = "dig " + c.Name
@@ -106,7 +107,7 @@ func (s *Server) logsSetup(w http.ResponseWriter, r *http.Request, sess store.Se
 	}
 	body := map[string]any{"bucket": strings.TrimSpace(r.PostFormValue("bucket")), "prefix": strings.TrimSpace(r.PostFormValue("prefix")),
 		"query_logging": r.PostFormValue("query_logging") == "on", "dry_run": r.PostFormValue("dry_run") == "on"}
-	var res apiSetupResult
+	var res api.LogSetupResult
 	err := s.callAPI(r.Context(), u, http.MethodPost, devicePath(d.Nickname, "logs", "setup"), nil, body, &res)
 	status := http.StatusOK
 	if err == nil && !res.DryRun {
@@ -133,7 +134,7 @@ func (s *Server) logsSetup(w http.ResponseWriter, r *http.Request, sess store.Se
 
 // preflightData is the result of "test connection".
 type preflightData struct {
-	D       apiDevice
+	D       api.DeviceView
 	Report  device.PreflightReport
 	Missing []device.Check
 	IAM     string

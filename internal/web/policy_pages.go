@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rpzfw/rpzfw/internal/api"
 	"github.com/rpzfw/rpzfw/internal/store"
 )
 
@@ -55,8 +56,8 @@ func (s *Server) policiesPage(w http.ResponseWriter, r *http.Request, sess store
 }
 
 // policyDevices lists the organization's devices through the API.
-func (s *Server) policyDevices(r *http.Request, u store.User) ([]policyDevice, error) {
-	var dl policyDeviceList
+func (s *Server) policyDevices(r *http.Request, u store.User) ([]api.DeviceView, error) {
+	var dl api.DeviceList
 	if err := s.callAPI(r.Context(), u, http.MethodGet, "/api/v1/devices", nil, nil, &dl); err != nil {
 		return nil, err
 	}
@@ -76,18 +77,18 @@ type listForm struct {
 // policyData is the policy page.
 type policyData struct {
 	Policy   apiPolicy
-	Status   apiPolicyStatus
+	Status   api.PolicyStatus
 	StatusOK bool
 	// StatusError says why sources cannot be shown (no feed managers).
 	StatusError string
-	Devices     []policyDevice
+	Devices     []api.DeviceView
 	// Device is the device whose settings the counts and explain use (""
 	// : the first using the policy).
 	Device string
 	Lists  listForm
 	// Explain: the name asked, its answer or the error.
 	Query       string
-	Explained   *apiExplain
+	Explained   *api.ExplainResult
 	ExplainErr  string
 	Notice      string
 	RemovedRows []removedRow
@@ -115,7 +116,7 @@ func (s *Server) policyPage(w http.ResponseWriter, r *http.Request, sess store.S
 	}
 	if name := strings.TrimSpace(q.Get("explain")); name != "" {
 		d.Query = name
-		var ex apiExplain
+		var ex api.ExplainResult
 		path := "/api/v1/policies/" + url.PathEscape(d.Policy.Name) + "/explain"
 		body := map[string]string{"name": name}
 		if d.Device != "" {

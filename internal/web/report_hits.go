@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/rpzfw/rpzfw/internal/api"
 	"github.com/rpzfw/rpzfw/internal/store"
 )
 
@@ -18,10 +19,10 @@ const hitsPageSize = 50
 type hitsData struct {
 	Filter  reportFilter
 	Ranges  any
-	Devices []policyDevice
+	Devices []api.DeviceView
 	Errors  map[string]string
 	Error   string
-	Hits    []apiHit
+	Hits    []api.HitView
 	// Next is the query of the next (older) page, "" on the last.
 	Next, First template.URL
 	Note        string
@@ -43,7 +44,7 @@ func (s *Server) hitsPage(w http.ResponseWriter, r *http.Request, sess store.Ses
 	} else {
 		q := f.hitsAPI()
 		q.Set("limit", strconv.Itoa(hitsPageSize))
-		var hits apiHits
+		var hits api.ReportHits
 		err := s.callAPI(r.Context(), u, http.MethodGet, "/api/v1/reports/hits", q, nil, &hits)
 		var ae *APIError
 		switch {

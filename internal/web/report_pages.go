@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/rpzfw/rpzfw/internal/api"
 	"github.com/rpzfw/rpzfw/internal/store"
 )
 
@@ -34,13 +35,13 @@ type topRow struct {
 type reportsData struct {
 	Filter  reportFilter
 	Ranges  any
-	Devices []policyDevice
+	Devices []api.DeviceView
 	Errors  map[string]string
 	Error   string
 	// Monitor: the device shown is monitor-only; SomeMonitor: one of all.
 	Monitor, SomeMonitor bool
-	Summary              apiSummary
-	Timeline             apiTimeline
+	Summary              api.ReportSummary
+	Timeline             api.ReportTimeline
 	Tops                 []topTable
 	// Pinned is the filter over the report's absolute range.
 	Pinned reportFilter
@@ -104,7 +105,7 @@ func (s *Server) fillReport(ctx context.Context, u store.User, d *reportsData) i
 		tq := d.Filter.api()
 		tq.Set("by", t.By)
 		tq.Set("limit", fmt.Sprint(topLimit))
-		var top apiTop
+		var top api.ReportTop
 		if st := s.reportCall(ctx, u, "/api/v1/reports/top", tq, &top, d); st != 0 {
 			return st
 		}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpzfw/rpzfw/internal/api"
 	"github.com/rpzfw/rpzfw/internal/emulator"
 	"github.com/rpzfw/rpzfw/internal/querylog"
 	"github.com/rpzfw/rpzfw/internal/store"
@@ -140,7 +141,7 @@ func TestReportsPage(t *testing.T) {
 	i := strings.Index(body, `id="timeline-data">`)
 	raw := body[i+len(`id="timeline-data">`):]
 	raw = raw[:strings.Index(raw, "</script>")]
-	var tl apiTimeline
+	var tl api.ReportTimeline
 	if err := json.Unmarshal([]byte(raw), &tl); err != nil || len(tl.Points) == 0 {
 		t.Fatalf("timeline data %q: %v", raw, err)
 	}
