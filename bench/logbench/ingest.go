@@ -147,7 +147,7 @@ func ingestAll(ctx context.Context, dir string, files []string) (timing, error) 
 	if err != nil {
 		return timing{}, err
 	}
-	defer startProf()()
+	defer startProf("")()
 	return measure(func() error {
 		for _, f := range files {
 			b, err := os.ReadFile(f)

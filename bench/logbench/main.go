@@ -29,7 +29,10 @@ func main() {
 	samples := flag.Int("samples", 10, "latency: objects measured")
 	hits := flag.Int("hits", 10_000_000, "reports: hits stored")
 	backends := flag.String("backends", "sqlite,postgres", "reports: stores")
-	pg := flag.String("pg", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "reports: PostgreSQL URL (a schema is made and dropped)")
+	pg := flag.String("pg", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "reports: PostgreSQL URL (a schema is made, and dropped unless -keep)")
+	keep := flag.String("keep", "", "reports: keep the loaded databases and use them again: SQLite in DIR/rpzfw-HITS.db, PostgreSQL in the schema logbench_HITS")
+	onlyReports := flag.Bool("only-reports", false, "reports: time the reports of a load kept by -keep; fail without one")
+	workers := flag.Int("workers", 0, "reports: buckets whose tops are made at once (0: one a CPU)")
 	flag.Parse()
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	ctx := context.Background()
@@ -43,7 +46,8 @@ func main() {
 		case "latency":
 			err = latencyBench(ctx, *samples)
 		case "reports":
-			err = reportsBench(ctx, *hits, strings.Split(*backends, ","), *pg)
+			err = reportsBench(ctx, reportsOpts{hits: *hits, backends: strings.Split(*backends, ","), pg: *pg,
+				keep: *keep, onlyReports: *onlyReports, workers: *workers})
 		default:
 			err = fmt.Errorf("no benchmark %q", r)
 		}

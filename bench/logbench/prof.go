@@ -5,13 +5,14 @@ import (
 	"runtime/pprof"
 )
 
-// startProf writes a CPU profile of what follows to $LOGBENCH_PROF, when
-// set, until the function it returns is called.
-func startProf() func() {
+// startProf writes a CPU profile of what follows to $LOGBENCH_PROF with
+// suffix, when set, until the function it returns is called.
+func startProf(suffix string) func() {
 	p := os.Getenv("LOGBENCH_PROF")
 	if p == "" {
 		return func() {}
 	}
+	p += suffix
 	f, err := os.Create(p)
 	if err != nil {
 		return func() {}
