@@ -343,8 +343,9 @@ type LogReports interface {
 	// rollups, domain and client from the tops (device filter only; a
 	// source filter needs spans of width 0).
 	Top(ctx context.Context, f LogFilter, dim string, spans []Span, limit int) ([]TopRow, error)
-	// DistinctClients counts the client addresses over spans of the
-	// client rollup.
+	// DistinctClients counts the client addresses seen over spans of
+	// the client rollups' widths: of the devices of the filter, or of
+	// all the organization's lines (actions and sources do not apply).
 	DistinctClients(ctx context.Context, f LogFilter, spans []Span) (int64, error)
 	SearchHits(ctx context.Context, q HitQuery) ([]Hit, error)
 }

@@ -185,6 +185,7 @@ func (d *DB) PruneLogs(ctx context.Context, r store.Retention, now time.Time) (i
 		{"plan_versions", "id", `valid_to <> 0 AND valid_to < $1`},
 		{"log_rollups", "", fine + ` AND at < $1`},
 		{"log_tops", "", fine + ` AND at < $1`},
+		{"log_clients", "", fine + ` AND at < $1`},
 		{"log_tops_done", "", fine + ` AND at < $1`},
 	}
 	var total int64
@@ -195,7 +196,7 @@ func (d *DB) PruneLogs(ctx context.Context, r store.Retention, now time.Time) (i
 			return total, err
 		}
 	}
-	for _, table := range []string{"log_rollups", "log_counts", "log_tops", "log_tops_done"} {
+	for _, table := range []string{"log_rollups", "log_counts", "log_tops", "log_tops_done", "log_clients"} {
 		n, err := d.pruneTable(ctx, table, "", `at < $1`, counts)
 		total += n
 		if err != nil {

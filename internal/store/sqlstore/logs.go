@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"slices"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -163,7 +164,20 @@ func (w *ingestWriter) AddCounts(ctx context.Context, counts []store.Count) erro
 	return nil
 }
 
+// AddRollups adds rule rollups to log_rollups; client rollups record the
+// addresses seen in log_clients (see addClients).
 func (w *ingestWriter) AddRollups(ctx context.Context, rollups []store.Rollup) error {
+	var clients []store.Rollup
+	rollups = slices.DeleteFunc(slices.Clone(rollups), func(r store.Rollup) bool {
+		if r.Dim == store.DimClient {
+			clients = append(clients, r)
+			return true
+		}
+		return false
+	})
+	if err := w.addClients(ctx, clients); err != nil {
+		return err
+	}
 	type key struct {
 		org                  int64
 		dim                  string
@@ -190,6 +204,40 @@ func (w *ingestWriter) AddRollups(ctx context.Context, rollups []store.Rollup) e
 			` ON CONFLICT (org_id, dim, width, at, device_id, action, source, value) DO UPDATE SET n = log_rollups.n + excluded.n`
 		if _, err := w.tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("storing rollups: %w", err)
+		}
+		order = order[n:]
+	}
+	return nil
+}
+
+// addClients records each client rollup's address for its device and for
+// device 0, every address of the organization (migration 00013): a count
+// of distinct clients reads one row per address and bucket.
+func (w *ingestWriter) addClients(ctx context.Context, rollups []store.Rollup) error {
+	type key struct {
+		org, width, dev, at int64
+		value               string
+	}
+	seen, order := map[key]bool{}, []key(nil)
+	for _, r := range rollups {
+		for _, dev := range []int64{r.DeviceID, 0} {
+			k := key{r.OrgID, int64(r.Width / time.Second), dev, nanos(r.At), r.Value}
+			if !seen[k] {
+				seen[k] = true
+				order = append(order, k)
+			}
+		}
+	}
+	const cols = 5
+	for len(order) > 0 {
+		n := min(len(order), maxParams/cols)
+		args := make([]any, 0, n*cols)
+		for _, k := range order[:n] {
+			args = append(args, k.org, k.width, k.dev, k.at, k.value)
+		}
+		q := `INSERT INTO log_clients (org_id, width, device_id, at, value) VALUES ` + w.d.placeholders(n, cols) + ` ON CONFLICT DO NOTHING`
+		if _, err := w.tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("storing client addresses: %w", err)
 		}
 		order = order[n:]
 	}

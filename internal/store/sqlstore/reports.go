@@ -260,13 +260,21 @@ func topsPart(f store.LogFilter, dim string, spans []store.Span) (string, []any)
 	return union("value AS v, "+b+" AS b, "+a+" AS a", "log_tops", c, spans, true)
 }
 
-// DistinctClients counts the client addresses in the client rollups of the
-// spans (spans of width 0 are not counted: clients are rolled up by hour).
+// DistinctClients counts the client addresses seen over the spans
+// (log_clients: of each device named, or of all the organization's lines;
+// spans of width 0 are not counted: addresses are kept by hour and day).
+// Addresses are kept whatever the action and source, so those filters do
+// not apply.
 func (d *DB) DistinctClients(ctx context.Context, f store.LogFilter, spans []store.Span) (int64, error) {
 	_, rolled := splitSpans(spans)
-	c := base(f, false)
-	c.add("dim = ?", store.DimClient)
-	q, args := union("value", "log_rollups", c, rolled, true)
+	c := &cond{}
+	c.add("org_id = ?", f.OrgID)
+	if len(f.Devices) > 0 {
+		inList(c, "device_id", f.Devices)
+	} else {
+		c.add("device_id = 0")
+	}
+	q, args := union("value", "log_clients", c, rolled, true)
 	var n int64
 	err := d.db.QueryRowContext(ctx, d.numbered(`SELECT count(DISTINCT value) FROM (`+q+`) u`), args...).Scan(&n)
 	if err != nil {

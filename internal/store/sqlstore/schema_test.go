@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pressly/goose/v3"
 
@@ -160,6 +161,58 @@ func TestLogTopsKeyedByDevice(t *testing.T) {
 			if k, n := key(db), count(db); k != byDevice || n != 3 {
 				t.Errorf("after going up again: keyed by %s with %d rows, want %s with 3", k, n, byDevice)
 			}
+		})
+	}
+}
+
+// TestLogClientsMigration: migration 13 moves the client rollups to
+// log_clients, each device's addresses and all of them under device 0,
+// and back.
+func TestLogClientsMigration(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			dsn := b.dsn(t)
+			db := mustOpen(t, dsn)
+			downTo(t, db, 12)
+			hour := int64(3600e9) * 500000
+			for _, r := range []struct {
+				dev  int64
+				addr string
+			}{{1, "10.0.0.1"}, {1, "10.0.0.2"}, {2, "10.0.0.2"}, {2, "10.0.0.3"}, {0, "10.0.0.4"}} {
+				if _, err := db.db.ExecContext(ctx, `INSERT INTO log_rollups (org_id, dim, width, at, device_id, action, source, value, n)
+					VALUES (1, 'client', 3600, $1, $2, '', '', $3, 5)`, hour, r.dev, r.addr); err != nil {
+					t.Fatal(err)
+				}
+			}
+			db.Close()
+			db = mustOpen(t, dsn)
+			at := time.Unix(0, hour).UTC()
+			span := []store.Span{{From: at, To: at.Add(time.Hour), Width: time.Hour}}
+			for _, c := range []struct {
+				devs []int64
+				want int64
+			}{{nil, 4}, {[]int64{1}, 2}, {[]int64{2}, 2}, {[]int64{1, 2}, 3}} {
+				n, err := db.DistinctClients(ctx, store.LogFilter{OrgID: 1, Devices: c.devs}, span)
+				if err != nil || n != c.want {
+					t.Errorf("after the migration, distinct clients of %v: %d (%v), want %d", c.devs, n, err, c.want)
+				}
+			}
+			count := func() (n int) {
+				if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM log_rollups WHERE dim = 'client'`).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			if n := count(); n != 0 {
+				t.Errorf("%d client rollups left behind", n)
+			}
+			downTo(t, db, 12)
+			if n := count(); n != 4 {
+				t.Errorf("after going down, %d client rollups, want each device's 4", n)
+			}
+			db.Close()
 		})
 	}
 }

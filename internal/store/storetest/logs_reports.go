@@ -203,6 +203,22 @@ func testReportSums(t *testing.T, s store.Store) {
 	if n != 3 { // 10.0.0.1, 10.0.0.2 and the NONE client
 		t.Errorf("distinct clients %d, want 3", n)
 	}
+	// Each device's own (the NONE client is device two's, rolled up by
+	// the hour only here), and of a day.
+	days := []store.Span{{From: hour0.Truncate(24 * time.Hour), To: hour0.Truncate(24 * time.Hour).Add(24 * time.Hour), Width: 24 * time.Hour}}
+	for _, c := range []struct {
+		devs  []int64
+		spans []store.Span
+		want  int64
+	}{
+		{[]int64{d1.ID}, hours, 1}, {[]int64{d2.ID}, hours, 2}, {[]int64{d1.ID, d2.ID}, hours, 3}, {nil, days, 2}, {[]int64{d2.ID}, days, 1},
+	} {
+		fd := f
+		fd.Devices = c.devs
+		if n, err := s.DistinctClients(ctx, fd, c.spans); err != nil || n != c.want {
+			t.Errorf("distinct clients of devices %v over %v: %d (%v), want %d", c.devs, c.spans, n, err, c.want)
+		}
+	}
 }
 
 // makeTops makes the tops of the five hours of twoDevices and their day.
