@@ -2,10 +2,10 @@ package sqlstore
 
 import (
 	"context"
-	"slices"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
