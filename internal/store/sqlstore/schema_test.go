@@ -216,3 +216,23 @@ func TestLogClientsMigration(t *testing.T) {
 		})
 	}
 }
+
+// TestPostgresPlansWithoutParallelWorkers: sessions plan without
+// parallel workers unless the DSN sets max_parallel_workers_per_gather.
+func TestPostgresPlansWithoutParallelWorkers(t *testing.T) {
+	dsn := pgDSN(t)
+	for _, c := range []struct{ dsn, want string }{
+		{dsn, "0"},
+		{dsn + "&max_parallel_workers_per_gather=3", "3"},
+	} {
+		db := mustOpen(t, c.dsn)
+		var got string
+		if err := db.db.QueryRowContext(t.Context(), `SHOW max_parallel_workers_per_gather`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("%s: max_parallel_workers_per_gather %s, want %s", redact(c.dsn), got, c.want)
+		}
+		db.Close()
+	}
+}

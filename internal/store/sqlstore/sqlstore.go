@@ -32,8 +32,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -90,9 +91,9 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		d.dialect = dialectPostgres
-		d.db, err = sql.Open("pgx", dsn)
+		d.db, err = openPostgres(dsn)
 		if err != nil {
-			return nil, fmt.Errorf("opening PostgreSQL: %w", err)
+			return nil, err
 		}
 		// Enough for the API, the scheduler and the log consumers at once;
 		// PostgreSQL's default limit is 100 connections for all instances.
@@ -115,6 +116,22 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// openPostgres opens a pool whose sessions plan without parallel workers
+// unless the DSN says otherwise: rpzfw's queries read short ranges of
+// rollups and indexes, and on the small machines it runs on starting
+// workers cost more than they save (a month's timeline of one feed over
+// 10 million hits: 220 ms with two workers, 25 ms without).
+func openPostgres(dsn string) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening PostgreSQL: %w", err)
+	}
+	if _, set := cfg.RuntimeParams["max_parallel_workers_per_gather"]; !set {
+		cfg.RuntimeParams["max_parallel_workers_per_gather"] = "0"
+	}
+	return stdlib.OpenDB(*cfg), nil
 }
 
 func openSQLite(path string, log *slog.Logger) (*sql.DB, error) {
