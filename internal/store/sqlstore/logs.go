@@ -117,19 +117,31 @@ func (w *ingestWriter) AddHits(ctx context.Context, hits []store.Hit) error {
 			w.buckets[store.TopsBucket{OrgID: h.OrgID, Width: width, At: h.At.Truncate(width)}] = true
 		}
 	}
-	for len(hits) > 0 {
-		n := min(len(hits), maxParams/hitCols)
-		args := make([]any, 0, n*hitCols)
-		for _, h := range hits[:n] {
-			args = append(args, h.OrgID, h.DeviceID, nanos(h.At), h.QueryName, h.QueryType, h.Rcode, h.SrcAddr, h.SrcID,
-				h.VPCID, h.Action, h.Kind, h.Rule, h.ListID, h.Entry, h.Source, int64(h.Line))
+	err := insertRows(ctx, w, hits, hitCols, `INSERT INTO log_hits (org_id, device_id, at, query_name, query_type, rcode, src_addr, src_id, vpc_id,
+			action, kind, rule_name, list_id, entry, source, line) VALUES `, ``, func(args []any, h store.Hit) []any {
+		return append(args, h.OrgID, h.DeviceID, nanos(h.At), h.QueryName, h.QueryType, h.Rcode, h.SrcAddr, h.SrcID,
+			h.VPCID, h.Action, h.Kind, h.Rule, h.ListID, h.Entry, h.Source, int64(h.Line))
+	})
+	if err != nil {
+		return fmt.Errorf("storing hits: %w", err)
+	}
+	return nil
+}
+
+// insertRows writes rows in statements of up to maxParams parameters:
+// head, a tuple of cols placeholders a row, tail; row appends a row's
+// values to args.
+func insertRows[T any](ctx context.Context, w *ingestWriter, rows []T, cols int, head, tail string, row func(args []any, r T) []any) error {
+	for len(rows) > 0 {
+		n := min(len(rows), maxParams/cols)
+		args := make([]any, 0, n*cols)
+		for _, r := range rows[:n] {
+			args = row(args, r)
 		}
-		q := `INSERT INTO log_hits (org_id, device_id, at, query_name, query_type, rcode, src_addr, src_id, vpc_id,
-			action, kind, rule_name, list_id, entry, source, line) VALUES ` + w.d.placeholders(n, hitCols)
-		if _, err := w.tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("storing hits: %w", err)
+		if _, err := w.tx.ExecContext(ctx, head+w.d.placeholders(n, cols)+tail, args...); err != nil {
+			return err
 		}
-		hits = hits[n:]
+		rows = rows[n:]
 	}
 	return nil
 }
@@ -147,19 +159,11 @@ func (w *ingestWriter) AddCounts(ctx context.Context, counts []store.Count) erro
 		}
 		merged[k] += c.N
 	}
-	const cols = 6
-	for len(order) > 0 {
-		n := min(len(order), maxParams/cols)
-		args := make([]any, 0, n*cols)
-		for _, k := range order[:n] {
-			args = append(args, k.org, k.width, k.at, k.dev, k.action, merged[k])
-		}
-		q := `INSERT INTO log_counts (org_id, width, at, device_id, action, n) VALUES ` + w.d.placeholders(n, cols) +
-			` ON CONFLICT (org_id, width, at, device_id, action) DO UPDATE SET n = log_counts.n + excluded.n`
-		if _, err := w.tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("storing counts: %w", err)
-		}
-		order = order[n:]
+	err := insertRows(ctx, w, order, 6, `INSERT INTO log_counts (org_id, width, at, device_id, action, n) VALUES `,
+		` ON CONFLICT (org_id, width, at, device_id, action) DO UPDATE SET n = log_counts.n + excluded.n`,
+		func(args []any, k key) []any { return append(args, k.org, k.width, k.at, k.dev, k.action, merged[k]) })
+	if err != nil {
+		return fmt.Errorf("storing counts: %w", err)
 	}
 	return nil
 }
@@ -192,20 +196,13 @@ func (w *ingestWriter) AddRollups(ctx context.Context, rollups []store.Rollup) e
 		}
 		merged[k] += r.N
 	}
-	const cols = 9
-	for len(order) > 0 {
-		n := min(len(order), maxParams/cols)
-		args := make([]any, 0, n*cols)
-		for _, k := range order[:n] {
-			args = append(args, k.org, k.dim, k.width, k.at, k.dev, k.action, k.source, k.valu, merged[k])
-		}
-		q := `INSERT INTO log_rollups (org_id, dim, width, at, device_id, action, source, value, n) VALUES ` +
-			w.d.placeholders(n, cols) +
-			` ON CONFLICT (org_id, dim, width, at, device_id, action, source, value) DO UPDATE SET n = log_rollups.n + excluded.n`
-		if _, err := w.tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("storing rollups: %w", err)
-		}
-		order = order[n:]
+	err := insertRows(ctx, w, order, 9, `INSERT INTO log_rollups (org_id, dim, width, at, device_id, action, source, value, n) VALUES `,
+		` ON CONFLICT (org_id, dim, width, at, device_id, action, source, value) DO UPDATE SET n = log_rollups.n + excluded.n`,
+		func(args []any, k key) []any {
+			return append(args, k.org, k.dim, k.width, k.at, k.dev, k.action, k.source, k.valu, merged[k])
+		})
+	if err != nil {
+		return fmt.Errorf("storing rollups: %w", err)
 	}
 	return nil
 }
@@ -228,18 +225,10 @@ func (w *ingestWriter) addClients(ctx context.Context, rollups []store.Rollup) e
 			}
 		}
 	}
-	const cols = 5
-	for len(order) > 0 {
-		n := min(len(order), maxParams/cols)
-		args := make([]any, 0, n*cols)
-		for _, k := range order[:n] {
-			args = append(args, k.org, k.width, k.dev, k.at, k.value)
-		}
-		q := `INSERT INTO log_clients (org_id, width, device_id, at, value) VALUES ` + w.d.placeholders(n, cols) + ` ON CONFLICT DO NOTHING`
-		if _, err := w.tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("storing client addresses: %w", err)
-		}
-		order = order[n:]
+	err := insertRows(ctx, w, order, 5, `INSERT INTO log_clients (org_id, width, device_id, at, value) VALUES `, ` ON CONFLICT DO NOTHING`,
+		func(args []any, k key) []any { return append(args, k.org, k.width, k.dev, k.at, k.value) })
+	if err != nil {
+		return fmt.Errorf("storing client addresses: %w", err)
 	}
 	return nil
 }
