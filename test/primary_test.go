@@ -192,16 +192,19 @@ func TestNotifyTriggersRefresh(t *testing.T) {
 	}
 	changes := make(chan string, 10)
 	go m.Watch(ctx, func(name string) { changes <- name })
+	// Generous bounds: a first transfer that fails on a loaded machine is
+	// tried again after the zone's SOA retry (30 s), and the NOTIFY
+	// answers at once when it works; only a broken path takes a minute.
 	select {
 	case <-changes: // the first fetch
-	case <-time.After(10 * time.Second):
-		t.Fatal("no first fetch")
+	case <-time.After(time.Minute):
+		t.Fatalf("no first fetch (status %+v)", m.Status("vendor"))
 	}
 	start := time.Now()
 	p.nsupdate(t, "update add second.test.rpz.test. 300 CNAME .")
 	select {
 	case <-changes:
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatalf("no refresh after the NOTIFY (status %+v)", m.Status("vendor"))
 	}
 	took := time.Since(start)
