@@ -229,11 +229,14 @@ func (r *run) sendUpdate(ctx context.Context, id string, op types.FirewallDomain
 				return err
 			}
 		}
-		var asked time.Duration // how long after its last change the list is asked to take this one
-		if t := r.changed[id]; !t.IsZero() {
-			asked = time.Since(t)
-		}
+		// How long after its last change the list is asked to take this
+		// one: measured once the rate limit lets the call go, since in a
+		// busy account the wait for the limit can be most of it.
+		var asked time.Duration
 		err := s.calls.do(ctx, "UpdateFirewallDomains", func() error {
+			if t := r.changed[id]; !t.IsZero() {
+				asked = time.Since(t)
+			}
 			_, err := s.api.UpdateFirewallDomains(ctx, &r53r.UpdateFirewallDomainsInput{FirewallDomainListId: &id, Operation: op, Domains: domains})
 			return err
 		})

@@ -399,8 +399,9 @@ func (s *Syncer) settle(ctx context.Context, id string, fresh bool, changed time
 	deadline := time.Now().Add(s.cfg.SettleTimeout)
 	for polls := 1; ; polls++ {
 		var out *r53r.GetFirewallDomainListOutput
-		asked := time.Since(changed)
+		var asked time.Duration // measured once the rate limit lets the call go
 		err := s.calls.do(ctx, "GetFirewallDomainList", func() (err error) {
+			asked = time.Since(changed)
 			out, err = s.api.GetFirewallDomainList(ctx, &r53r.GetFirewallDomainListInput{FirewallDomainListId: &id})
 			return err
 		})
