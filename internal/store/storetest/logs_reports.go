@@ -130,6 +130,15 @@ func testPrune(t *testing.T, s store.Store) {
 	if top, _ := s.Top(ctx, all, store.DimDomain, hours, 10); len(top) != 1 {
 		t.Errorf("hourly tops after pruning: %+v", top)
 	}
+	// Client addresses: the old day's kept, the old hour's gone.
+	oldHour := []store.Span{{From: old.Truncate(time.Hour), To: old.Truncate(time.Hour).Add(time.Hour), Width: time.Hour}}
+	oldDay := []store.Span{{From: old.Truncate(24 * time.Hour), To: old.Truncate(24 * time.Hour).Add(24 * time.Hour), Width: 24 * time.Hour}}
+	if n, err := s.DistinctClients(ctx, all, oldHour); err != nil || n != 0 {
+		t.Errorf("clients of an hour past the hits' retention: %d (%v), want 0", n, err)
+	}
+	if n, err := s.DistinctClients(ctx, all, oldDay); err != nil || n != 1 {
+		t.Errorf("clients of a day within the counts' retention: %d (%v), want 1", n, err)
+	}
 	got, _ := s.LookupEntries(ctx, d.ID, "l", []string{"a", "b"}, hour0)
 	if len(got.Entries) != 1 || got.Entries[0].Domain != "b" {
 		t.Errorf("plan entries after pruning: %+v", got)
