@@ -48,6 +48,9 @@ type SyncerConfig struct {
 	// nil: RateLimit, or fwsync's default.
 	Limiter   fwsync.Limiter
 	RateLimit float64
+	// Tuner is the settle tuning shared by an account and region's
+	// devices (nil: the syncer's own).
+	Tuner *fwsync.SettleTuner
 	// Staging is an S3 bucket for imports (nil: none).
 	Staging fwsync.Staging
 	// Quota is the domains quota (required: ServiceQuotas or FixedQuota).
@@ -84,7 +87,7 @@ func NewSyncer(api fwsync.API, d store.Device, c SyncerConfig) (*fwsync.Syncer, 
 		progress = logProgress{log: log.With("device", d.Nickname)}
 	}
 	return fwsync.New(api, c.State, c.Staging, c.Quota, fwsync.Config{
-		RuleGroupID: d.RuleGroupID, Device: Name(d), Band: band, RateLimit: c.RateLimit, Limiter: c.Limiter,
+		RuleGroupID: d.RuleGroupID, Device: Name(d), Band: band, RateLimit: c.RateLimit, Limiter: c.Limiter, Tuner: c.Tuner,
 		DryRun: c.DryRun, AllowShrink: c.AllowShrink, Progress: progress, PollInitial: c.PollInitial,
 	})
 }

@@ -37,6 +37,11 @@ type Config struct {
 	// Limiter, when set, paces calls instead of RateLimit: the service
 	// shares one among the devices of an account and region.
 	Limiter Limiter
+	// Tuner, when set, is the settle tuning to use and add to: the
+	// service shares one among the devices of an account and region, so
+	// what one device's syncs learn of the service's settle time the
+	// others start from, rather than each paying for its own misses.
+	Tuner *SettleTuner
 	// ImportMin is the size from which a new list is imported from the
 	// staging bucket (default 5000; only with a Staging).
 	ImportMin int
@@ -74,7 +79,7 @@ const DefaultVerifyEvery = time.Hour
 // Syncer syncs one rule group.
 type Syncer struct {
 	// tuner learns the wait after a change before looking at the list.
-	tuner   settleTuner
+	tuner   *SettleTuner
 	cfg     Config
 	api     API
 	calls   *calls
@@ -130,7 +135,10 @@ func New(api API, store StateStore, staging Staging, quota QuotaSource, cfg Conf
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Syncer{cfg: cfg, api: api, store: store, staging: staging, quota: quota}
+	s := &Syncer{cfg: cfg, api: api, store: store, staging: staging, quota: quota, tuner: cfg.Tuner}
+	if s.tuner == nil {
+		s.tuner = NewSettleTuner()
+	}
 	lim := cfg.Limiter
 	if lim == nil {
 		lim = newLimiter(cfg.RateLimit)

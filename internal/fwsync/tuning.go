@@ -5,12 +5,13 @@ import (
 	"time"
 )
 
-// settleTuner learns how long after a change to look at a list again, so
+// SettleTuner learns how long after a change to look at a list again, so
 // that a steady stream of updates costs about one status read each. Every
 // look that comes too early costs a call and a wait more, and one that
 // comes late only costs the difference; so it probes for a shorter wait
-// rarely, and after a miss goes back to a wait it has seen suffice.
-type settleTuner struct {
+// rarely, and after a miss goes back to a wait it has seen suffice. It is
+// safe for concurrent use (Config.Tuner shares one among syncers).
+type SettleTuner struct {
 	mu sync.Mutex
 	// delay is the tuned wait (0: nothing learned yet); short the longest
 	// wait lately found too short; ok the shortest lately seen to
@@ -20,6 +21,9 @@ type settleTuner struct {
 	streak           int
 }
 
+// NewSettleTuner returns a tuner that has learned nothing yet.
+func NewSettleTuner() *SettleTuner { return &SettleTuner{} }
+
 // probeEvery is how many waits must suffice before a shorter one is
 // tried. A miss costs a status read and about a quarter of the wait;
 // a probe saves 2% of it at most, so probing on every change (as
@@ -27,7 +31,7 @@ type settleTuner struct {
 const probeEvery = 8
 
 // get returns the tuned wait, or initial when nothing is learned.
-func (t *settleTuner) get(initial, most time.Duration) time.Duration {
+func (t *SettleTuner) get(initial, most time.Duration) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.delay > 0 {
@@ -40,7 +44,7 @@ func (t *settleTuner) get(initial, most time.Duration) time.Duration {
 // unknown) after it, on the first look. Before anything is learned the
 // wait it came after was only a guess that was never tried (the look
 // came later, after other work), so the wait starts from what was seen.
-func (t *settleTuner) sufficed(initial, at time.Duration) {
+func (t *SettleTuner) sufficed(initial, at time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.short = t.short * 999 / 1000 // the memory of a miss fades, so a service grown faster is found
@@ -70,7 +74,7 @@ func (t *settleTuner) sufficed(initial, at time.Duration) {
 // otherwise the service is slower than known, and the wait jumps past
 // notYet (learning a slow service in one sync, not one miss at a time)
 // and by at least a quarter.
-func (t *settleTuner) missed(initial, notYet time.Duration) {
+func (t *SettleTuner) missed(initial, notYet time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	d := t.delay
@@ -88,7 +92,7 @@ func (t *settleTuner) missed(initial, notYet time.Duration) {
 }
 
 // load starts from what an earlier run of the device learned.
-func (t *settleTuner) load(st *State) {
+func (t *SettleTuner) load(st *State) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if st.SettleNanos > 0 && t.delay == 0 {
@@ -98,7 +102,7 @@ func (t *settleTuner) load(st *State) {
 }
 
 // save records what was learned in the state.
-func (t *settleTuner) save(st *State) {
+func (t *SettleTuner) save(st *State) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st.SettleNanos, st.SettleShortNanos = int64(t.delay), int64(t.short)

@@ -15,7 +15,7 @@ const ms = time.Millisecond
 // wait that did not suffice; the state carries it all to the next run.
 func TestSettleTuner(t *testing.T) {
 	const initial, most = 500 * ms, time.Minute
-	var tu settleTuner
+	tu := NewSettleTuner()
 	if d := tu.get(initial, most); d != initial {
 		t.Fatalf("before anything is learned: %s, want the initial %s", d, initial)
 	}
@@ -62,10 +62,10 @@ func TestSettleTuner(t *testing.T) {
 	}
 	st := &State{}
 	tu.save(st)
-	var next settleTuner
+	next := NewSettleTuner()
 	next.load(st)
 	if next.get(initial, most) != tu.get(initial, most) || next.short != tu.short || next.ok != tu.ok || next.streak != tu.streak {
-		t.Fatalf("the next run starts from %+v, not %+v", &next, &tu)
+		t.Fatalf("the next run starts from %+v, not %+v", next, tu)
 	}
 }
 
@@ -86,5 +86,26 @@ func TestCheckSorted(t *testing.T) {
 		if (err == nil) != c.ok {
 			t.Errorf("%v: err %v, want ok %v", c.domains, err, c.ok)
 		}
+	}
+}
+
+// TestSharedTuner: syncers given one Tuner (the devices of one account)
+// start from what any of them learned; one without starts afresh.
+func TestSharedTuner(t *testing.T) {
+	shared := NewSettleTuner()
+	mk := func(tu *SettleTuner) *Syncer {
+		s, err := New(nil, nil, nil, nil, Config{RuleGroupID: "g", Tuner: tu})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a, b, alone := mk(shared), mk(shared), mk(nil)
+	a.tuner.sufficed(a.cfg.PollInitial, 2300*ms)
+	if d := b.firstPollDelay(); d != 2300*ms {
+		t.Errorf("a syncer sharing the tuner waits %s, want the 2.3s another learned", d)
+	}
+	if d := alone.firstPollDelay(); d != alone.cfg.PollInitial {
+		t.Errorf("a syncer with its own tuner waits %s, want the initial %s", d, alone.cfg.PollInitial)
 	}
 }

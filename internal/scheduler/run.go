@@ -99,7 +99,7 @@ func (s *Scheduler) attempt(ctx context.Context, g *group, d store.Device, st st
 	if trigger == TriggerDevice {
 		s.recheckAccount(ctx, d)
 	}
-	cfg := device.SyncerConfig{State: s.cfg.Store.SyncState(d.ID), Limiter: g.lim, Quota: fwsync.ServiceQuotas{API: cl.Quotas},
+	cfg := device.SyncerConfig{State: s.cfg.Store.SyncState(d.ID), Limiter: g.lim, Tuner: g.tuner, Quota: fwsync.ServiceQuotas{API: cl.Quotas},
 		Log: s.log.With("org", d.OrgID), PollInitial: s.cfg.SettlePoll, AllowShrink: allowShrink(trigger, d, pol.Version, st)}
 	if left, err := device.LeaveOldGroup(ctx, cl.Resolver, d, cfg); err != nil {
 		return outcome{err: err}

@@ -15,6 +15,7 @@ import (
 type group struct {
 	key       string
 	lim       fwsync.Limiter
+	tuner     *fwsync.SettleTuner // the account's settle time, learned by all its devices' syncs
 	ctx       context.Context
 	cancel    context.CancelFunc
 	heldUntil time.Time
@@ -140,7 +141,7 @@ func (s *Scheduler) acquire(ctx, work context.Context, now time.Time, byKey map[
 		}
 		gctx, cancel := context.WithCancel(work)
 		s.mu.Lock()
-		s.groups[key] = &group{key: key, lim: fwsync.NewLimiter(s.cfg.Rate), ctx: gctx, cancel: cancel, heldUntil: now.Add(s.cfg.LeaseTTL)}
+		s.groups[key] = &group{key: key, lim: fwsync.NewLimiter(s.cfg.Rate), tuner: fwsync.NewSettleTuner(), ctx: gctx, cancel: cancel, heldUntil: now.Add(s.cfg.LeaseTTL)}
 		s.m.leases.Set(float64(len(s.groups)))
 		s.mu.Unlock()
 		s.log.Info("took a lease", "key", key, "devices", len(byKey[key]))
