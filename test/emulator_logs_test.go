@@ -128,11 +128,7 @@ func TestEmulatorQueryLogsReachS3AndSQS(t *testing.T) {
 
 func TestEmulatorImportFromS3(t *testing.T) {
 	ctx := context.Background()
-	moto := startMoto(t)
-	s3c := motoS3(moto)
-	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("staging")}); err != nil {
-		t.Fatal(err)
-	}
+	moto, s3c := startStaging(t)
 	put := func(key, body string) {
 		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("staging"), Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
 			t.Fatal(err)

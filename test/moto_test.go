@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/rpzfw/rpzfw/internal/emulator"
 )
 
 // startMoto runs moto_server (real S3 and SQS, with S3 event notifications
@@ -56,6 +58,29 @@ func motoConfig() aws.Config {
 
 func motoS3(url string) *s3.Client {
 	return s3.NewFromConfig(motoConfig(), func(o *s3.Options) { o.BaseEndpoint = aws.String(url); o.UsePathStyle = true })
+}
+
+// startStaging starts moto with an empty bucket "staging" and returns its
+// URL and an S3 client of it.
+func startStaging(t *testing.T) (string, *s3.Client) {
+	t.Helper()
+	moto := startMoto(t)
+	s3c := motoS3(moto)
+	if _, err := s3c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("staging")}); err != nil {
+		t.Fatal(err)
+	}
+	return moto, s3c
+}
+
+// stagedEmulator is an emulator configuration that reads its imports
+// from moto at url.
+func stagedEmulator(t *testing.T, url string) emulator.Config {
+	t.Helper()
+	objects, err := emulator.NewS3Store(context.Background(), url, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return emulator.Config{Objects: objects}
 }
 
 func motoSQS(url string) *sqs.Client {

@@ -8,10 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	r53r "github.com/aws/aws-sdk-go-v2/service/route53resolver"
 	"github.com/aws/aws-sdk-go-v2/service/route53resolver/types"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/rpzfw/rpzfw/internal/compile"
 	"github.com/rpzfw/rpzfw/internal/emulator"
@@ -72,16 +70,8 @@ func TestSyncRefusesToWipe(t *testing.T) {
 // neither the next sync (even without the staging bucket) nor unsync.
 func TestSyncSurvivesAFailedImport(t *testing.T) {
 	ctx := context.Background()
-	moto := startMoto(t)
-	s3c := motoS3(moto)
-	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("staging")}); err != nil {
-		t.Fatal(err)
-	}
-	store, err := emulator.NewS3Store(ctx, moto, "us-east-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := newSyncEnv(t, emulator.Config{Objects: store})
+	moto, s3c := startStaging(t)
+	env := newSyncEnv(t, stagedEmulator(t, moto))
 	env.e.SetFaults(emulator.Faults{Ops: map[string]emulator.OpFault{"ImportFirewallDomains": {FailImport: true}}})
 	// big is a policy of 6000 names; with extra, 6000 more under another
 	// action: a new rule whose list is imported.

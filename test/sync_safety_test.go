@@ -8,10 +8,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	r53r "github.com/aws/aws-sdk-go-v2/service/route53resolver"
 	"github.com/aws/aws-sdk-go-v2/service/route53resolver/types"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/rpzfw/rpzfw/internal/compile"
 	"github.com/rpzfw/rpzfw/internal/dnsfw"
@@ -271,21 +269,13 @@ func (n *notes) count(sub string) int {
 // converges: a failed import never blocks a later sync, nor an unsync.
 func TestSyncCrashAnywhereWithFailedImports(t *testing.T) {
 	ctx := context.Background()
-	moto := startMoto(t)
-	s3c := motoS3(moto)
-	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("staging")}); err != nil {
-		t.Fatal(err)
-	}
+	moto, s3c := startStaging(t)
 	rec := &notes{}
 	var last *syncEnv
 	a, b := randomPolicy(15, "p0", 2), randomPolicy(16, "p0", 2)
 	n := crashAnywhere(t, a, b, crashCase{
 		setup: func(t *testing.T) (*syncEnv, syncOpts) {
-			store, err := emulator.NewS3Store(ctx, moto, "us-east-1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			env := newSyncEnv(t, emulator.Config{Objects: store})
+			env := newSyncEnv(t, stagedEmulator(t, moto))
 			env.e.SetFaults(emulator.Faults{Ops: map[string]emulator.OpFault{"ImportFirewallDomains": {FailImport: true}}})
 			last = env
 			return env, syncOpts{staging: fwsync.S3Staging{API: s3c, Bucket: "staging"}, importMin: 1, progress: rec}

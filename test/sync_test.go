@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	r53r "github.com/aws/aws-sdk-go-v2/service/route53resolver"
 	"github.com/aws/aws-sdk-go-v2/service/route53resolver/types"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
 
 	"github.com/rpzfw/rpzfw/internal/compile"
@@ -511,16 +510,8 @@ func TestSyncDryRunChangesNothing(t *testing.T) {
 // not by chunks.
 func TestSyncImportsLargeNewLists(t *testing.T) {
 	ctx := context.Background()
-	moto := startMoto(t)
-	s3c := motoS3(moto)
-	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("staging")}); err != nil {
-		t.Fatal(err)
-	}
-	store, err := emulator.NewS3Store(ctx, moto, "us-east-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := newSyncEnv(t, emulator.Config{Objects: store})
+	moto, s3c := startStaging(t)
+	env := newSyncEnv(t, stagedEmulator(t, moto))
 	var zone strings.Builder
 	zone.WriteString(zoneHeader)
 	for i := range 12000 {
