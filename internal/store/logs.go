@@ -46,7 +46,8 @@ const (
 	// DimDomain ranks hits by query name (in tops, see LogTops).
 	DimDomain = "domain"
 	// DimClient rolls every resolution up by client address, whatever
-	// its action and source (those are ""), for distinct clients; tops
+	// its action and source (those are ""), for distinct clients (the
+	// SQL store keeps them as the addresses seen, without counts); tops
 	// rank hits by client.
 	DimClient = "client"
 )

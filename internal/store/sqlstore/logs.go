@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -198,17 +197,6 @@ func (w *ingestWriter) AddCounts(ctx context.Context, counts []store.Count) erro
 // AddRollups adds rule rollups to log_rollups; client rollups record the
 // addresses seen in log_clients (see addClients).
 func (w *ingestWriter) AddRollups(ctx context.Context, rollups []store.Rollup) error {
-	var clients []store.Rollup
-	rollups = slices.DeleteFunc(slices.Clone(rollups), func(r store.Rollup) bool {
-		if r.Dim == store.DimClient {
-			clients = append(clients, r)
-			return true
-		}
-		return false
-	})
-	if err := w.addClients(ctx, clients); err != nil {
-		return err
-	}
 	type key struct {
 		org                  int64
 		dim                  string
@@ -216,12 +204,20 @@ func (w *ingestWriter) AddRollups(ctx context.Context, rollups []store.Rollup) e
 		action, source, valu string
 	}
 	merged, order := map[key]int64{}, []key(nil)
+	var clients []store.Rollup
 	for _, r := range rollups {
+		if r.Dim == store.DimClient {
+			clients = append(clients, r)
+			continue
+		}
 		k := key{r.OrgID, r.Dim, int64(r.Width / time.Second), nanos(r.At), r.DeviceID, r.Action, r.Source, r.Value}
 		if _, ok := merged[k]; !ok {
 			order = append(order, k)
 		}
 		merged[k] += r.N
+	}
+	if err := w.addClients(ctx, clients); err != nil {
+		return err
 	}
 	err := insertRows(ctx, w, order, 9, `INSERT INTO log_rollups (org_id, dim, width, at, device_id, action, source, value, n) VALUES `,
 		` ON CONFLICT (org_id, dim, width, at, device_id, action, source, value) DO UPDATE SET n = log_rollups.n + excluded.n`,
